@@ -1,0 +1,52 @@
+package io.netpass.agent.capture;
+
+import java.time.Duration;
+
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * How the agent captures a tap ({@code netpass.agent.capture.*}).
+ *
+ * @param bufferCapacity off-heap bytes kept per armed tap, frames and 24-byte entry headers together; when full,
+ *     new frames are refused (counted as {@code buffer-full}) and the oldest are kept, so what is forwarded stays
+ *     in order. Default 64MB: 200 ms of a 2.5 Gbit/s stream.
+ * @param ringBlockSize size of one block of the kernel's TPACKET_V3 capture ring; must hold the largest GSO frame
+ *     (64 KiB) and be a multiple of the page size. Default 1MB.
+ * @param ringBlocks blocks in the capture ring. Default 8 (8 MiB of kernel memory per armed tap).
+ * @param ringBlockTimeout how long the kernel waits before handing over a block that is not full: the longest a
+ *     frame sits in the ring before the agent sees it. Default 1ms.
+ * @param counterInterval how often the tap's counters are read while no frames arrive; frames the VM has read are
+ *     freed at this pace. Default 5ms.
+ * @param armQuietPeriod arming waits for a moment in which no frame reached the tap for this long, so that the
+ *     tap's ring is empty when counting starts. Default 1ms.
+ * @param armTimeout the longest arming waits for such a moment before it counts from a busy one. Default 2s.
+ */
+@ConfigurationProperties("netpass.agent.capture")
+@Validated
+public record CaptureProperties(
+        @NotNull @DefaultValue("64MB") DataSize bufferCapacity,
+        @NotNull @DefaultValue("1MB") DataSize ringBlockSize,
+        @Min(2) @DefaultValue("8") int ringBlocks,
+        @NotNull @DefaultValue("1ms") Duration ringBlockTimeout,
+        @NotNull @DefaultValue("5ms") Duration counterInterval,
+        @NotNull @DefaultValue("1ms") Duration armQuietPeriod,
+        @NotNull @DefaultValue("2s") Duration armTimeout) {
+
+    /** The documented defaults. */
+    public static CaptureProperties defaults() {
+        return new CaptureProperties(DataSize.ofMegabytes(64), DataSize.ofMegabytes(1), 8, Duration.ofMillis(1),
+                Duration.ofMillis(5), Duration.ofMillis(1), Duration.ofSeconds(2));
+    }
+
+    /** The defaults with another buffer capacity. */
+    public CaptureProperties withBufferCapacity(DataSize capacity) {
+        return new CaptureProperties(capacity, ringBlockSize, ringBlocks, ringBlockTimeout, counterInterval,
+                armQuietPeriod, armTimeout);
+    }
+}

@@ -1,0 +1,372 @@
+package io.netpass.agent.capture;
+
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.ReentrantLock;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.netpass.agent.linux.CaptureRing;
+import io.netpass.agent.linux.CapturedFrame;
+import io.netpass.agent.linux.InterfaceNotFoundException;
+import io.netpass.agent.linux.Link;
+import io.netpass.agent.linux.NetworkLinks;
+import io.netpass.agent.linux.NetworkNamespace;
+import io.netpass.agent.linux.TapCounters;
+
+/**
+ * Captures one armed tap and keeps exactly the frames its VM has not read.
+ *
+ * <p>Every frame handed to the tap is captured (AF_PACKET sees it before the tap queues or drops it) and appended
+ * in order. The tap's ring is a FIFO and its {@code tx_packets} counts frames as the VM reads them, so after
+ * {@code n} reads since arming the VM has read exactly the first {@code n} queued frames; frames the tap dropped are
+ * told apart by {@code tx_dropped}. See docs/reconciliation.md for the argument and its limits.
+ *
+ * <p>One platform thread per session captures, samples the counters and reconciles; callers read status and take
+ * frames under the session's lock.
+ */
+public final class CaptureSession implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(CaptureSession.class);
+    private static final long TIMER_SLACK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+
+    private record CounterSample(long nanos, TapCounters counters) {
+    }
+
+    private final TapLocation location;
+    private final NetworkLinks links;
+    private final int ifindex;
+    private final CaptureProperties properties;
+    private final Runnable onClose;
+    private final CaptureRing ring;
+    private final KeptFrames kept;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final ArrayDeque<CounterSample> pendingSamples = new ArrayDeque<>();
+    private final EnumMap<DropReason, Long> drops = new EnumMap<>(DropReason.class);
+    private final CompletableFuture<Void> armed = new CompletableFuture<>();
+    private final Thread thread;
+    private final long realtimeToNanoTime;
+    private final long settleNanos;
+
+    private TapCounters baseline = new TapCounters(0, 0, 0);
+    private boolean counting;
+    private boolean exactSinceArm = true;
+    private long nextSequence;
+    private long capturedFrames;
+    private long capturedBytes;
+    private long lastFrameNanos = Long.MIN_VALUE;
+    private long readReleased;
+    private long tapDropsAttributed;
+    private long tapDropsSuperseded;
+    private long tapDropsTaken;
+    private volatile boolean tapGone;
+    private volatile boolean stopRequested;
+    private volatile boolean closed;
+
+    private CaptureSession(TapLocation location, NetworkNamespace namespace, NetworkLinks links, Link link,
+            CaptureProperties properties, Runnable onClose) {
+        this.location = location;
+        this.links = links;
+        this.ifindex = link.index();
+        this.properties = properties;
+        this.onClose = onClose;
+        long capacity = properties.bufferCapacity().toBytes();
+        this.kept = new KeptFrames(capacity, Math.max(capacity / 32, KeptFrames.ENTRY_HEADER * 64L));
+        try {
+            this.ring = CaptureRing.open(namespace, link, (int) properties.ringBlockSize().toBytes(),
+                    properties.ringBlocks(), (int) Math.max(1, properties.ringBlockTimeout().toMillis()));
+        } catch (RuntimeException e) {
+            kept.close();
+            throw e;
+        }
+        Instant now = Instant.now();
+        this.realtimeToNanoTime = now.getEpochSecond() * 1_000_000_000L + now.getNano() - System.nanoTime();
+        this.settleNanos = properties.ringBlockTimeout().toNanos() + TIMER_SLACK_NANOS;
+        this.thread = Thread.ofPlatform().name("capture-" + link.name()).daemon().unstarted(this::run);
+    }
+
+    static CaptureSession start(TapLocation location, NetworkNamespace namespace, NetworkLinks links, Link link,
+            CaptureProperties properties, Runnable onClose) {
+        CaptureSession session = new CaptureSession(location, namespace, links, link, properties, onClose);
+        session.thread.start();
+        return session;
+    }
+
+    void awaitArmed() {
+        try {
+            armed.get(properties.armTimeout().toMillis() + 5_000, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException runtime ? runtime : new IllegalStateException(e.getCause());
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("arming " + location + " did not finish", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while arming " + location, e);
+        }
+    }
+
+    public TapLocation location() {
+        return location;
+    }
+
+    private void run() {
+        try {
+            settle();
+            int pollMillis = (int) Math.max(1, properties.counterInterval().toMillis());
+            while (!stopRequested && !tapGone) {
+                sampleCounters();
+                ring.await(pollMillis);
+                drainAndReconcile(false);
+                if (ring.interfaceGone()) {
+                    tapGone = true;
+                }
+            }
+            finish();
+        } catch (RuntimeException | Error e) {
+            log.error("capture of {} failed", location, e);
+            armed.completeExceptionally(e);
+            tapGone = true;
+        } finally {
+            ring.close();
+            links.close();
+        }
+    }
+
+    /**
+     * Starts counting at a moment when no frame has reached the tap for the quiet period: a running VM has then read
+     * everything queued before it, so the tap's ring is empty and "read since arm" counts only captured frames.
+     */
+    private void settle() {
+        long deadline = System.nanoTime() + properties.armTimeout().toNanos();
+        long quiet = properties.armQuietPeriod().toNanos();
+        while (true) {
+            CounterSample sample = new CounterSample(System.nanoTime(), links.byIndex(ifindex).counters());
+            while (System.nanoTime() - sample.nanos() < settleNanos) {
+                ring.await(1);
+                drainAndReconcile(false);
+            }
+            long lastBefore = newestCapturedThrough(sample.nanos());
+            boolean isQuiet = lastBefore == Long.MIN_VALUE || sample.nanos() - lastBefore >= quiet;
+            if (isQuiet || System.nanoTime() - deadline > 0) {
+                lock.lock();
+                try {
+                    kept.discardCapturedThrough(sample.nanos(), nextSequence);
+                    capturedFrames = countFramesAfter();
+                    baseline = sample.counters();
+                    counting = true;
+                    exactSinceArm = isQuiet;
+                } finally {
+                    lock.unlock();
+                }
+                if (!isQuiet) {
+                    log.warn("{}: no quiet moment within {}; counting from a busy tap", location, properties.armTimeout());
+                }
+                armed.complete(null);
+                return;
+            }
+        }
+    }
+
+    private long newestCapturedThrough(long nanos) {
+        long[] newest = {Long.MIN_VALUE};
+        lock.lock();
+        try {
+            kept.forEach(frame -> {
+                if (frame.capturedNanos() - nanos <= 0) {
+                    newest[0] = frame.capturedNanos();
+                }
+            });
+        } finally {
+            lock.unlock();
+        }
+        return newest[0];
+    }
+
+    /** Frames already captured after the counting start; they are the first of the session. */
+    private long countFramesAfter() {
+        long[] frames = {0};
+        long[] bytes = {0};
+        kept.forEach(frame -> {
+            frames[0]++;
+            bytes[0] += frame.frame().byteSize();
+        });
+        capturedBytes = bytes[0];
+        return frames[0];
+    }
+
+    private void sampleCounters() {
+        try {
+            pendingSamples.add(new CounterSample(System.nanoTime(), links.byIndex(ifindex).counters()));
+        } catch (InterfaceNotFoundException e) {
+            tapGone = true;
+        }
+    }
+
+    private void drainAndReconcile(boolean finalPass) {
+        lock.lock();
+        try {
+            ring.drain(this::onFrame);
+            long now = System.nanoTime();
+            while (!pendingSamples.isEmpty()) {
+                CounterSample sample = pendingSamples.peek();
+                // Frames captured before the sample may still sit in a block the kernel has not handed over yet.
+                boolean allCapturedSeen = lastFrameNanos - sample.nanos() > 0 || now - sample.nanos() >= settleNanos;
+                if (!finalPass && !allCapturedSeen) {
+                    break;
+                }
+                pendingSamples.poll();
+                if (counting) {
+                    reconcile(sample);
+                }
+            }
+            long ringDrops = ring.statistics().drops();
+            if (ringDrops > 0) {
+                drops.put(DropReason.CAPTURE_RING_FULL, ringDrops);
+                exactSinceArm = false;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void onFrame(CapturedFrame frame) {
+        if (!frame.outgoing()) {
+            return;
+        }
+        long capturedNanos = frame.kernelTimeNanos() - realtimeToNanoTime;
+        lastFrameNanos = capturedNanos;
+        switch (kept.append(nextSequence++, capturedNanos, frame)) {
+            case STORED -> { }
+            case PLACEHOLDER -> count(DropReason.BUFFER_FULL);
+            case REFUSED -> {
+                count(DropReason.UNCOUNTED);
+                exactSinceArm = false;
+            }
+        }
+        if (counting) {
+            capturedFrames++;
+            capturedBytes += frame.frame().byteSize();
+        }
+    }
+
+    private void reconcile(CounterSample sample) {
+        long newTapDrops = sample.counters().droppedFrames() - baseline.droppedFrames() - tapDropsAttributed;
+        long unplaced = kept.classify(sample.nanos(), newTapDrops);
+        tapDropsAttributed += newTapDrops - unplaced;
+        long readsToRelease = sample.counters().readFrames() - baseline.readFrames() - readReleased;
+        if (readsToRelease > 0) {
+            KeptFrames.ReleaseOutcome outcome = new KeptFrames.ReleaseOutcome();
+            kept.release(readsToRelease, outcome);
+            readReleased += outcome.read;
+            tapDropsSuperseded += outcome.supersededTapDrops;
+            if (outcome.supersededTapDrops > 0) {
+                drops.merge(DropReason.TAP_OVERFLOW_WHILE_RUNNING, outcome.supersededTapDrops, Long::sum);
+            }
+        }
+    }
+
+    private void count(DropReason reason) {
+        drops.merge(reason, 1L, Long::sum);
+    }
+
+    /** The last reconciliation: once the capture stops, the kept frames are exactly the unread ones. */
+    private void finish() {
+        if (!tapGone) {
+            sampleCounters();
+        }
+        long until = System.nanoTime() + settleNanos;
+        while (System.nanoTime() - until < 0) {
+            ring.await(1);
+            drainAndReconcile(false);
+        }
+        drainAndReconcile(true);
+    }
+
+    /**
+     * Stops capturing after a last reconciliation; the kept frames stay until taken or until {@link #close()}.
+     * Call it once the VM can no longer read (paused, or its tap gone).
+     */
+    public void stopCapture() {
+        stopRequested = true;
+        try {
+            thread.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Whether capture has ended, because it was stopped or the tap disappeared. */
+    public boolean capturing() {
+        return thread.isAlive();
+    }
+
+    /** The counts now. */
+    public CaptureStatus status() {
+        lock.lock();
+        try {
+            return new CaptureStatus(location, capturedFrames, capturedBytes, readReleased, kept.entries(),
+                    kept.frameBytes(), kept.usedBytes(), tapDropsAttributed - tapDropsSuperseded - tapDropsTaken,
+                    Map.copyOf(drops), tapGone, exactSinceArm);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Hands up to {@code max} of the oldest kept frames to {@code reader} and lets them go; returns how many. */
+    public int takeKept(int max, KeptFrameReader reader) {
+        lock.lock();
+        try {
+            if (closed) {
+                return 0;
+            }
+            return kept.take(max, frame -> {
+                if (frame.droppedByTap()) {
+                    tapDropsTaken++;
+                }
+                reader.read(frame);
+            });
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Hands every kept frame to {@code reader}, oldest first, keeping them. */
+    public void forEachKept(KeptFrameReader reader) {
+        lock.lock();
+        try {
+            if (!closed) {
+                kept.forEach(reader);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    boolean closed() {
+        return closed;
+    }
+
+    /** Stops capturing and frees the kept frames. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        stopCapture();
+        lock.lock();
+        try {
+            closed = true;
+            kept.close();
+        } finally {
+            lock.unlock();
+        }
+        onClose.run();
+    }
+}

@@ -1,0 +1,168 @@
+package io.netpass.agent.inject;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import io.netpass.agent.capture.KeptFrame;
+import io.netpass.agent.capture.TapLocation;
+import io.netpass.agent.linux.InjectionSocket;
+import io.netpass.agent.linux.Link;
+import io.netpass.agent.linux.NativeCallException;
+import io.netpass.agent.linux.NetworkLinks;
+import io.netpass.agent.linux.NetworkNamespace;
+import io.netpass.agent.linux.NotATapException;
+
+/**
+ * Writes frames into a destination tap in the order given, each with its vnet header.
+ *
+ * <p>A tap silently drops what does not fit its ring, so the ring is first grown by the burst size; it is shrunk
+ * back on {@link #close()} only once the VM has read the burst, because shrinking a ring drops what is beyond the
+ * new size.
+ */
+public final class TapInjector implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(TapInjector.class);
+    private static final int MAX_FRAME = 65_536 + 64;
+    private static final int REPORTED_FAILURES = 100;
+    private static final long RESTORE_POLL_MILLIS = 5;
+
+    private final TapLocation location;
+    private final NetworkLinks links;
+    private final Link link;
+    private final InjectionSocket socket;
+    private final Arena arena = Arena.ofConfined();
+    private final MemorySegment buffer = arena.allocate(KeptFrame.VNET_HEADER_SIZE + MAX_FRAME, 8);
+    private final Duration restoreTimeout;
+    private final long readFramesAtOpen;
+    private final List<InjectionReport.InjectionFailure> failures = new ArrayList<>();
+    private final int originalQueueLength;
+    private int raisedQueueLength;
+    private long injectedFrames;
+    private long injectedBytes;
+    private long failedFrames;
+
+    private TapInjector(TapLocation location, NetworkLinks links, Link link, InjectionSocket socket,
+            Duration restoreTimeout) {
+        this.location = location;
+        this.links = links;
+        this.link = link;
+        this.socket = socket;
+        this.restoreTimeout = restoreTimeout;
+        this.readFramesAtOpen = link.counters().readFrames();
+        this.originalQueueLength = link.txQueueLength();
+        this.raisedQueueLength = originalQueueLength;
+    }
+
+    /**
+     * Opens injection into {@code location}, growing its ring by {@code burstFrames}.
+     *
+     * @param restoreTimeout how long {@link #close()} waits for the VM to read the burst before it leaves the ring
+     *     grown rather than drop frames
+     */
+    public static TapInjector open(TapLocation location, int burstFrames, Duration restoreTimeout) {
+        NetworkNamespace namespace = location.namespacePath().map(NetworkNamespace::at).orElse(NetworkNamespace.agent());
+        NetworkLinks links = NetworkLinks.open(namespace);
+        try {
+            Link link = links.byName(location.tap());
+            if (!link.tap()) {
+                throw new NotATapException(link, namespace);
+            }
+            InjectionSocket socket = InjectionSocket.open(namespace, link);
+            TapInjector injector = new TapInjector(location, links, link, socket, restoreTimeout);
+            injector.growRing(burstFrames);
+            return injector;
+        } catch (RuntimeException e) {
+            links.close();
+            throw e;
+        }
+    }
+
+    /** Grows the tap's ring so that {@code frames} more fit on top of its normal length. */
+    public void growRing(int frames) {
+        int wanted = originalQueueLength + frames;
+        if (wanted > raisedQueueLength) {
+            links.setTxQueueLength(link.name(), wanted);
+            raisedQueueLength = wanted;
+        }
+    }
+
+    /** Injects one kept frame; a refusal is recorded in the report, not thrown. */
+    public void inject(KeptFrame frame) {
+        inject(frame.sequence(), frame.vnetHeader(), frame.frame());
+    }
+
+    /** Injects one frame given as its vnet header and Ethernet bytes. */
+    public void inject(long sequence, MemorySegment vnetHeader, MemorySegment frame) {
+        long length = KeptFrame.VNET_HEADER_SIZE + frame.byteSize();
+        if (length > buffer.byteSize()) {
+            fail(sequence, "frame of " + frame.byteSize() + " bytes exceeds " + MAX_FRAME);
+            return;
+        }
+        MemorySegment.copy(vnetHeader, 0, buffer, 0, KeptFrame.VNET_HEADER_SIZE);
+        MemorySegment.copy(frame, 0, buffer, KeptFrame.VNET_HEADER_SIZE, frame.byteSize());
+        try {
+            socket.send(buffer, length);
+            injectedFrames++;
+            injectedBytes += frame.byteSize();
+        } catch (NativeCallException e) {
+            fail(sequence, e.getMessage());
+        }
+    }
+
+    private void fail(long sequence, String error) {
+        failedFrames++;
+        if (failures.size() < REPORTED_FAILURES) {
+            failures.add(new InjectionReport.InjectionFailure(sequence, error));
+        }
+    }
+
+    public InjectionReport report() {
+        return new InjectionReport(injectedFrames, injectedBytes, failedFrames, List.copyOf(failures));
+    }
+
+    /** Restores the tap's ring length once the VM has read what was injected, then closes. */
+    @Override
+    public void close() {
+        try {
+            if (raisedQueueLength != originalQueueLength) {
+                restoreRing();
+            }
+        } finally {
+            socket.close();
+            links.close();
+            arena.close();
+        }
+    }
+
+    private void restoreRing() {
+        long deadline = System.nanoTime() + restoreTimeout.toNanos();
+        try {
+            while (true) {
+                Link now = links.byIndex(link.index());
+                if (now.txQueueLength() != raisedQueueLength) {
+                    return;
+                }
+                if (now.counters().readFrames() - readFramesAtOpen >= injectedFrames) {
+                    links.setTxQueueLength(link.name(), originalQueueLength);
+                    return;
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    log.warn("{}: VM has not read the injected frames within {}; ring left at {} entries",
+                            location, restoreTimeout, raisedQueueLength);
+                    return;
+                }
+                Thread.sleep(RESTORE_POLL_MILLIS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            log.warn("{}: could not restore the ring length: {}", location, e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package io.netpass.agent.linux;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * An AF_PACKET socket that writes frames, each preceded by its virtio_net_hdr, into one interface. For a tap the
+ * frame lands in the tap's ring and the VM reads it as if it came from the network. PACKET_QDISC_BYPASS skips
+ * the qdisc, so injected frames neither wait behind nor get shaped with new traffic, and other packet sockets on
+ * the tap (a capture of our own) do not see them.
+ */
+public final class InjectionSocket implements AutoCloseable {
+
+    /** Size of the virtio_net_hdr each frame given to {@link #send} must start with. */
+    public static final int VNET_HEADER_SIZE = 10;
+
+    private final String subject;
+    private final int fd;
+
+    private InjectionSocket(String subject, int fd) {
+        this.subject = subject;
+        this.fd = fd;
+    }
+
+    public static InjectionSocket open(NetworkNamespace namespace, Link link) {
+        String subject = link.name();
+        int fd = PacketSockets.open(namespace, subject);
+        try {
+            Sockets.setInt(fd, Libc.SOL_PACKET, PacketSockets.PACKET_VNET_HDR, 1, "setsockopt PACKET_VNET_HDR", subject);
+            Sockets.setInt(fd, Libc.SOL_PACKET, PacketSockets.PACKET_QDISC_BYPASS, 1,
+                    "setsockopt PACKET_QDISC_BYPASS", subject);
+            PacketSockets.bind(fd, link.index(), 0, subject);
+            return new InjectionSocket(subject, fd);
+        } catch (RuntimeException e) {
+            PacketSockets.closeQuietly(fd);
+            throw e;
+        }
+    }
+
+    /**
+     * Sends one frame: {@code length} bytes of {@code headerAndFrame}, a virtio_net_hdr followed by the Ethernet
+     * frame.
+     *
+     * @throws NativeCallException naming {@code send}, the interface and errno when the kernel refuses the frame
+     */
+    public void send(MemorySegment headerAndFrame, long length) {
+        while (true) {
+            long sent = Libc.send(fd, headerAndFrame, length, 0);
+            if (sent >= 0) {
+                return;
+            }
+            int errno = Libc.errno();
+            if (errno != Libc.EINTR) {
+                throw new NativeCallException("send", subject, errno);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        Libc.close(fd);
+    }
+}
