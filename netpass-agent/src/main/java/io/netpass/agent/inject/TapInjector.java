@@ -1,6 +1,5 @@
 package io.netpass.agent.inject;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -11,9 +10,9 @@ import org.slf4j.LoggerFactory;
 
 import io.netpass.agent.capture.KeptFrame;
 import io.netpass.agent.capture.TapLocation;
+import io.netpass.agent.linux.FrameBatch;
 import io.netpass.agent.linux.InjectionSocket;
 import io.netpass.agent.linux.Link;
-import io.netpass.agent.linux.NativeCallException;
 import io.netpass.agent.linux.NetworkLinks;
 import io.netpass.agent.linux.NetworkNamespace;
 import io.netpass.agent.linux.NotATapException;
@@ -29,6 +28,8 @@ public final class TapInjector implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(TapInjector.class);
     private static final int MAX_FRAME = 65_536 + 64;
+    private static final int BATCH_FRAMES = 256;
+    private static final long BATCH_BYTES = 4L * MAX_FRAME;
     private static final int REPORTED_FAILURES = 100;
     private static final long RESTORE_POLL_MILLIS = 5;
 
@@ -36,8 +37,7 @@ public final class TapInjector implements AutoCloseable {
     private final NetworkLinks links;
     private final Link link;
     private final InjectionSocket socket;
-    private final Arena arena = Arena.ofConfined();
-    private final MemorySegment buffer = arena.allocate(KeptFrame.VNET_HEADER_SIZE + MAX_FRAME, 8);
+    private final FrameBatch batch = new FrameBatch(BATCH_FRAMES, BATCH_BYTES);
     private final Duration restoreTimeout;
     private final long readFramesAtOpen;
     private final List<InjectionReport.InjectionFailure> failures = new ArrayList<>();
@@ -97,22 +97,34 @@ public final class TapInjector implements AutoCloseable {
         inject(frame.sequence(), frame.vnetHeader(), frame.frame());
     }
 
-    /** Injects one frame given as its vnet header and Ethernet bytes. */
+    /**
+     * Queues one frame given as its vnet header and Ethernet bytes; frames leave in batches, in order. Call
+     * {@link #flush()} to send what is queued.
+     */
     public void inject(long sequence, MemorySegment vnetHeader, MemorySegment frame) {
-        long length = KeptFrame.VNET_HEADER_SIZE + frame.byteSize();
-        if (length > buffer.byteSize()) {
+        if (frame.byteSize() > MAX_FRAME) {
             fail(sequence, "frame of " + frame.byteSize() + " bytes exceeds " + MAX_FRAME);
             return;
         }
-        MemorySegment.copy(vnetHeader, 0, buffer, 0, KeptFrame.VNET_HEADER_SIZE);
-        MemorySegment.copy(frame, 0, buffer, KeptFrame.VNET_HEADER_SIZE, frame.byteSize());
-        try {
-            socket.send(buffer, length);
-            injectedFrames++;
-            injectedBytes += frame.byteSize();
-        } catch (NativeCallException e) {
-            fail(sequence, e.getMessage());
+        if (!batch.add(sequence, vnetHeader, frame)) {
+            flush();
+            batch.add(sequence, vnetHeader, frame);
         }
+    }
+
+    /** Sends every queued frame. */
+    public void flush() {
+        if (batch.isEmpty()) {
+            return;
+        }
+        int frames = batch.size();
+        long[] refused = {0};
+        injectedBytes += socket.send(batch, (sequence, error) -> {
+            refused[0]++;
+            fail(sequence, error.getMessage());
+        });
+        injectedFrames += frames - refused[0];
+        batch.clear();
     }
 
     private void fail(long sequence, String error) {
@@ -122,7 +134,9 @@ public final class TapInjector implements AutoCloseable {
         }
     }
 
+    /** The counts so far; queued frames are sent first. */
     public InjectionReport report() {
+        flush();
         return new InjectionReport(injectedFrames, injectedBytes, failedFrames, List.copyOf(failures));
     }
 
@@ -130,13 +144,14 @@ public final class TapInjector implements AutoCloseable {
     @Override
     public void close() {
         try {
+            flush();
             if (raisedQueueLength != originalQueueLength) {
                 restoreRing();
             }
         } finally {
             socket.close();
             links.close();
-            arena.close();
+            batch.close();
         }
     }
 

@@ -55,6 +55,41 @@ public final class InjectionSocket implements AutoCloseable {
         }
     }
 
+    /** What became of one {@link FrameBatch}. */
+    @FunctionalInterface
+    public interface BatchFailureHandler {
+        /** The kernel refused the frame numbered {@code sequence}. */
+        void refused(long sequence, NativeCallException error);
+    }
+
+    /**
+     * Sends every frame of {@code batch} in order with as few {@code sendmmsg} calls as the kernel allows. A frame
+     * the kernel refuses is handed to {@code failures} and the rest are still sent.
+     *
+     * @return frame bytes sent, vnet headers excluded
+     */
+    public long send(FrameBatch batch, BatchFailureHandler failures) {
+        long bytes = 0;
+        int next = 0;
+        while (next < batch.size()) {
+            int sent = Libc.sendmmsg(fd, batch.messagesFrom(next), batch.size() - next, 0);
+            if (sent <= 0) {
+                int errno = sent == 0 ? Libc.EAGAIN : Libc.errno();
+                if (errno == Libc.EINTR) {
+                    continue;
+                }
+                failures.refused(batch.sequence(next), new NativeCallException("sendmmsg", subject, errno));
+                next++;
+                continue;
+            }
+            for (int i = next; i < next + sent; i++) {
+                bytes += batch.frameLength(i);
+            }
+            next += sent;
+        }
+        return bytes;
+    }
+
     @Override
     public void close() {
         Libc.close(fd);

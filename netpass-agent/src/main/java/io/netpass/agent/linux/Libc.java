@@ -73,6 +73,7 @@ final class Libc {
     private static final MethodHandle GETSOCKOPT =
             errnoCall("getsockopt", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
     private static final MethodHandle SEND = errnoCall("send", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
+    private static final MethodHandle SENDMMSG = errnoCall("sendmmsg", JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
     private static final MethodHandle RECV = errnoCall("recv", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
     private static final MethodHandle READ = errnoCall("read", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
     private static final MethodHandle WRITE = errnoCall("write", JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG);
@@ -150,6 +151,14 @@ final class Libc {
     static long send(int fd, MemorySegment buffer, long length, int flags) {
         try {
             return (long) SEND.invokeExact(state(), fd, buffer, length, flags);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int sendmmsg(int fd, MemorySegment messages, int count, int flags) {
+        try {
+            return (int) SENDMMSG.invokeExact(state(), fd, messages, count, flags);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs on a fresh Debian machine what the build and the tests need. Safe to run again.
+set -euo pipefail
+
+need=()
+command -v ip >/dev/null || need+=(iproute2)
+[ -d /usr/lib/jvm/temurin-25-jdk-amd64 ] || { echo "Java 25 (Temurin) is expected at /usr/lib/jvm/temurin-25-jdk-amd64" >&2; exit 1; }
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+modprobe tun 2>/dev/null || true
+[ -c /dev/net/tun ] || { mkdir -p /dev/net && mknod /dev/net/tun c 10 200; }
