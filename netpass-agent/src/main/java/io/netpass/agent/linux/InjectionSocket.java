@@ -21,13 +21,24 @@ public final class InjectionSocket implements AutoCloseable {
         this.fd = fd;
     }
 
+    /** A socket that injects into {@code link}, bypassing its qdisc. */
     public static InjectionSocket open(NetworkNamespace namespace, Link link) {
+        return open(namespace, link, true);
+    }
+
+    /**
+     * A socket that sends into {@code link}; with {@code bypassQdisc} false the frames take the normal transmit
+     * path, so packet sockets on the interface see them as a host's frames (traffic generators use this).
+     */
+    public static InjectionSocket open(NetworkNamespace namespace, Link link, boolean bypassQdisc) {
         String subject = link.name();
         int fd = PacketSockets.open(namespace, subject);
         try {
             Sockets.setInt(fd, Libc.SOL_PACKET, PacketSockets.PACKET_VNET_HDR, 1, "setsockopt PACKET_VNET_HDR", subject);
-            Sockets.setInt(fd, Libc.SOL_PACKET, PacketSockets.PACKET_QDISC_BYPASS, 1,
-                    "setsockopt PACKET_QDISC_BYPASS", subject);
+            if (bypassQdisc) {
+                Sockets.setInt(fd, Libc.SOL_PACKET, PacketSockets.PACKET_QDISC_BYPASS, 1,
+                        "setsockopt PACKET_QDISC_BYPASS", subject);
+            }
             PacketSockets.bind(fd, link.index(), 0, subject);
             return new InjectionSocket(subject, fd);
         } catch (RuntimeException e) {
