@@ -8,6 +8,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 import org.slf4j.Logger;
@@ -48,6 +49,8 @@ public final class CaptureSession implements AutoCloseable {
     private final CaptureRing ring;
     private final KeptFrames kept;
     private final ReentrantLock lock = new ReentrantLock();
+    private final Condition framesAdded = lock.newCondition();
+    private final Condition reconciled = lock.newCondition();
     private final ArrayDeque<CounterSample> pendingSamples = new ArrayDeque<>();
     private final EnumMap<DropReason, Long> drops = new EnumMap<>(DropReason.class);
     private final CompletableFuture<Void> armed = new CompletableFuture<>();
@@ -212,7 +215,9 @@ public final class CaptureSession implements AutoCloseable {
     private void drainAndReconcile(boolean finalPass) {
         lock.lock();
         try {
-            ring.drain(this::onFrame);
+            if (ring.drain(this::onFrame) > 0) {
+                framesAdded.signalAll();
+            }
             long now = System.nanoTime();
             while (!pendingSamples.isEmpty()) {
                 CounterSample sample = pendingSamples.peek();
@@ -224,6 +229,7 @@ public final class CaptureSession implements AutoCloseable {
                 pendingSamples.poll();
                 if (counting) {
                     reconcile(sample);
+                    reconciled.signalAll();
                 }
             }
             long ringDrops = ring.statistics().drops();
@@ -332,6 +338,86 @@ public final class CaptureSession implements AutoCloseable {
                 }
                 reader.read(frame);
             });
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Hands up to {@code max} kept frames numbered after {@code afterSequence} to {@code reader}, oldest first,
+     * keeping them until {@link #acknowledge}d; returns how many.
+     */
+    public int readKeptAfter(long afterSequence, int max, KeptFrameReader reader) {
+        lock.lock();
+        try {
+            return closed ? 0 : kept.readAfter(afterSequence, max, reader);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits until every read the tap has counted so far has been matched to a kept frame, so that no frame the VM
+     * has read is still among the kept ones. Returns at once when the capture has ended (its last reconciliation is
+     * done) and otherwise within a counter interval or two.
+     *
+     * @return false if that did not happen within {@code timeout}
+     */
+    public boolean awaitReadsAccounted(java.time.Duration timeout) throws InterruptedException {
+        long remaining = timeout.toNanos();
+        long readsSinceArm;
+        try {
+            if (!thread.isAlive()) {
+                return true;
+            }
+            readsSinceArm = links.byIndex(ifindex).counters().readFrames() - baseline.readFrames();
+        } catch (InterfaceNotFoundException | IllegalStateException e) {
+            // The tap is gone or the capture just ended: its final reconciliation covers every read.
+            stopCapture();
+            return true;
+        }
+        lock.lock();
+        try {
+            while (readReleased < readsSinceArm && thread.isAlive()) {
+                if (remaining <= 0) {
+                    return false;
+                }
+                remaining = reconciled.awaitNanos(remaining);
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Lets go of the kept frames numbered up to {@code sequence}: they reached the destination. */
+    public void acknowledge(long sequence) {
+        lock.lock();
+        try {
+            if (!closed) {
+                kept.discardThrough(sequence);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits up to {@code timeout} for a kept frame numbered after {@code afterSequence}.
+     *
+     * @return whether there is one
+     */
+    public boolean awaitKeptAfter(long afterSequence, java.time.Duration timeout) throws InterruptedException {
+        long remaining = timeout.toNanos();
+        lock.lock();
+        try {
+            while (!closed && kept.newestSequence() <= afterSequence) {
+                if (remaining <= 0 || !thread.isAlive()) {
+                    return false;
+                }
+                remaining = framesAdded.awaitNanos(remaining);
+            }
+            return !closed;
         } finally {
             lock.unlock();
         }

@@ -43,6 +43,7 @@ final class KeptFrames implements AutoCloseable {
     private int unclassifiedEntries;
     private long frameBytes;
     private long sequenceBase;
+    private long lastAppended = -1;
 
     /**
      * @param capacity bytes of the ring, frames and their entry headers together
@@ -77,9 +78,11 @@ final class KeptFrames implements AutoCloseable {
                 return Appended.REFUSED;
             }
             writeHeader(at, 0, NOT_STORED, sequence, capturedNanos);
+            lastAppended = sequence;
             return Appended.PLACEHOLDER;
         }
         writeHeader(at, (int) frameLength, hasVnet ? HAS_VNET_HEADER : 0, sequence, capturedNanos);
+        lastAppended = sequence;
         long data = at + ENTRY_HEADER;
         if (hasVnet) {
             MemorySegment.copy(vnet, 0, ring, data, KeptFrame.VNET_HEADER_SIZE);
@@ -191,6 +194,21 @@ final class KeptFrames implements AutoCloseable {
         long supersededTapDrops;
     }
 
+    /** Removes the kept frames numbered up to {@code sequence}: the receiver has them. Returns how many. */
+    int discardThrough(long sequence) {
+        int removed = 0;
+        while (entries > 0) {
+            long at = skipWrap(head);
+            long physical = at % capacity;
+            if (ring.get(JAVA_LONG, physical + 8) - sequenceBase > sequence) {
+                break;
+            }
+            removeHead(at, physical);
+            removed++;
+        }
+        return removed;
+    }
+
     /** Hands the oldest kept frames, up to {@code max}, to {@code reader} and removes them; returns how many. */
     int take(int max, KeptFrameReader reader) {
         int taken = 0;
@@ -220,6 +238,31 @@ final class KeptFrames implements AutoCloseable {
             removeHead(at, physical);
         }
         sequenceBase = entries > 0 ? ring.get(JAVA_LONG, skipWrap(head) % capacity + 8) : nextSequence;
+    }
+
+    /**
+     * Hands up to {@code max} kept frames numbered after {@code afterSequence} to {@code reader}, oldest first,
+     * leaving them in place; returns how many.
+     */
+    int readAfter(long afterSequence, int max, KeptFrameReader reader) {
+        long position = head;
+        int handed = 0;
+        for (int i = 0; i < entries && handed < max; i++) {
+            position = skipWrap(position);
+            long physical = position % capacity;
+            boolean stored = (ring.get(JAVA_INT, physical + 4) & NOT_STORED) == 0;
+            if (stored && ring.get(JAVA_LONG, physical + 8) - sequenceBase > afterSequence) {
+                reader.read(viewAt(physical));
+                handed++;
+            }
+            position += entrySize(physical);
+        }
+        return handed;
+    }
+
+    /** The number of the newest entry, or -1 if there is none. */
+    long newestSequence() {
+        return lastAppended - sequenceBase;
     }
 
     /** Hands every kept frame to {@code reader}, oldest first, leaving them in place. */
