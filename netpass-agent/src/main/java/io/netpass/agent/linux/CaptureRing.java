@@ -45,6 +45,7 @@ public final class CaptureRing implements AutoCloseable {
     private final MemorySegment statistics;
     private final MemorySegment statisticsLength;
     private final CapturedFrame view = new CapturedFrame();
+    private final MemorySegment[] blocks;
     private int nextBlock;
     private long frames;
     private long drops;
@@ -60,6 +61,10 @@ public final class CaptureRing implements AutoCloseable {
         this.pollfd = arena.allocate(8, 4);
         this.statistics = arena.allocate(12, 4);
         this.statisticsLength = arena.allocate(JAVA_INT);
+        this.blocks = new MemorySegment[blockCount];
+        for (int i = 0; i < blockCount; i++) {
+            blocks[i] = ring.asSlice((long) i * blockSize, blockSize);
+        }
     }
 
     /**
@@ -89,7 +94,13 @@ public final class CaptureRing implements AutoCloseable {
             if (mapped.address() == -1L) {
                 throw NativeCallException.lastError("mmap", subject);
             }
-            PacketSockets.bind(fd, link.index(), Libc.ETH_P_ALL, subject);
+            try {
+                PacketSockets.bind(fd, link.index(), Libc.ETH_P_ALL, subject);
+            } catch (RuntimeException e) {
+                // The mapping holds the socket open even after its descriptor is closed.
+                Libc.munmap(mapped, length);
+                throw e;
+            }
             return new CaptureRing(subject, fd, blockSize, blockCount, mapped.reinterpret(length));
         } catch (RuntimeException e) {
             PacketSockets.closeQuietly(fd);
@@ -175,7 +186,7 @@ public final class CaptureRing implements AutoCloseable {
     private int drainReadyBlocks(FrameHandler handler) {
         int handed = 0;
         for (int visited = 0; visited < blockCount; visited++) {
-            MemorySegment block = ring.asSlice((long) nextBlock * blockSize, blockSize);
+            MemorySegment block = blocks[nextBlock];
             int status = block.get(JAVA_INT, BLOCK_STATUS);
             VarHandle.acquireFence();
             if ((status & TP_STATUS_USER) == 0) {
@@ -203,8 +214,10 @@ public final class CaptureRing implements AutoCloseable {
             view.kernelTimeNanos = seconds * 1_000_000_000L + nanos;
             view.wireLength = length;
             view.packetType = Byte.toUnsignedInt(block.get(JAVA_BYTE, offset + SOCKADDR_LL_IN_FRAME + 10));
-            view.vnetHeader = block.asSlice(offset + mac - VNET_HEADER_SIZE, VNET_HEADER_SIZE);
-            view.frame = block.asSlice(offset + mac, snapLength);
+            view.block = block;
+            view.vnetHeaderOffset = offset + mac - VNET_HEADER_SIZE;
+            view.frameOffset = offset + mac;
+            view.frameLength = snapLength;
             if ((status & TP_STATUS_VLAN_VALID) != 0) {
                 int tci = Short.toUnsignedInt(block.get(JAVA_SHORT, offset + 32));
                 int tpid = (status & TP_STATUS_VLAN_TPID_VALID) != 0

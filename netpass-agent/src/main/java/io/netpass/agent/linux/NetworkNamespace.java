@@ -53,12 +53,12 @@ public final class NetworkNamespace {
             return body.get();
         }
         AtomicReference<T> result = new AtomicReference<>();
-        AtomicReference<RuntimeException> failure = new AtomicReference<>();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
         Thread thread = Thread.ofPlatform().name("netns-enter").unstarted(() -> {
             try {
                 enter(path);
                 result.set(body.get());
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
                 failure.set(e);
             }
         });
@@ -69,8 +69,15 @@ public final class NetworkNamespace {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while entering " + path, e);
         }
-        if (failure.get() != null) {
-            throw failure.get();
+        Throwable thrown = failure.get();
+        if (thrown instanceof RuntimeException runtime) {
+            throw runtime;
+        }
+        if (thrown instanceof Error error) {
+            throw error;
+        }
+        if (thrown != null) {
+            throw new IllegalStateException(thrown);
         }
         return result.get();
     }

@@ -1,0 +1,334 @@
+package io.netpass.agent.linux;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import io.netpass.agent.testing.Client;
+import io.netpass.agent.testing.EthernetAddress;
+import io.netpass.agent.testing.FakeVm;
+import io.netpass.agent.testing.FrameSender;
+import io.netpass.agent.testing.GsoTcpFrame;
+import io.netpass.agent.testing.Host;
+import io.netpass.agent.testing.NamespaceLab;
+import io.netpass.agent.testing.SequencedTraffic;
+import io.netpass.agent.testing.VirtioNetHeader;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * The linux layer against a real kernel: a client namespace wired through a host's bridge to a fake VM's tap.
+ * Needs root.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class LinuxLayerIT {
+
+    private static final EthernetAddress VM_MAC = EthernetAddress.of("52:54:00:12:34:56");
+    private static final String TAP = "tap0";
+    private static final int FRAMES = 200;
+    private static final Duration ARRIVAL = Duration.ofSeconds(5);
+    // How long to keep looking for frames that should not come.
+    private static final Duration QUIET = Duration.ofMillis(300);
+    private static final int BLOCK_SIZE = 1 << 20;
+    private static final int BLOCKS = 4;
+    private static final int BLOCK_TIMEOUT_MILLIS = 5;
+    private static final int PACKET_BROADCAST = 1;
+
+    private NamespaceLab lab;
+    private Host host;
+    private Client client;
+    private FakeVm vm;
+    private NetworkLinks hostLinks;
+
+    @BeforeEach
+    void buildLab() {
+        lab = new NamespaceLab();
+        host = lab.host("src");
+        client = lab.client("c1", host);
+        vm = host.startVm(TAP, VM_MAC);
+        // Teaches the bridge where the VM is, so frames to it go to the tap alone instead of being flooded.
+        vm.announce();
+        hostLinks = NetworkLinks.open(host.network());
+    }
+
+    @AfterEach
+    void removeLab() {
+        hostLinks.close();
+        lab.close();
+    }
+
+    @ParameterizedTest(name = "VM reading: {0}")
+    @ValueSource(booleans = {true, false})
+    void captureOnTheTapSeesExactlyTheClientsFramesAsOutgoingInOrder(boolean vmReading) {
+        if (!vmReading) {
+            vm.pause();
+        }
+        try (CaptureRing ring = openRing(); FrameSender sender = client.sender()) {
+            List<byte[]> sent = sender.send(client.trafficTo(VM_MAC), 0, FRAMES);
+
+            List<Seen> seen = capture(ring, FRAMES);
+
+            assertThat(seen).allSatisfy(frame -> {
+                assertThat(frame.outgoing()).as("outgoing").isTrue();
+                assertThat(frame.header()).isEqualTo(VirtioNetHeader.NONE);
+            });
+            assertSameFrames(seen.stream().map(Seen::frame).toList(), sent, "captured");
+            assertThat(ring.statistics().drops()).isZero();
+            if (vmReading) {
+                List<FakeVm.ReadFrame> read = vm.awaitFrames(FRAMES, ARRIVAL);
+                assertSameFrames(frames(read), sent, "read by the VM");
+                assertThat(read).allSatisfy(frame ->
+                        assertThat(frame.vnetHeader()).isEqualTo(new byte[FakeVm.VNET_HEADER_SIZE]));
+            } else {
+                assertThat(vm.readFrames()).isEmpty();
+            }
+        }
+    }
+
+    @Test
+    void gsoFrameCrossesTheBridgeWholeAndIsCapturedWithItsVirtioHeader() {
+        GsoTcpFrame gso = GsoTcpFrame.of(client.mac(), VM_MAC, 20_000, 1);
+        try (CaptureRing ring = openRing(); FrameSender sender = client.sender()) {
+            sender.send(gso.header(), gso.frame());
+
+            List<Seen> seen = capture(ring, 1);
+
+            assertThat(seen).hasSize(1);
+            assertThat(seen.getFirst().outgoing()).isTrue();
+            assertThat(seen.getFirst().frame()).hasSize(gso.length()).isEqualTo(gso.frame());
+            assertThat(seen.getFirst().header()).isEqualTo(gso.header());
+            List<FakeVm.ReadFrame> read = vm.awaitFrames(1, ARRIVAL);
+            assertThat(read).hasSize(1);
+            assertThat(read.getFirst().frame()).isEqualTo(gso.frame());
+            assertThat(read.getFirst().header()).isEqualTo(gso.header());
+        }
+    }
+
+    @Test
+    void framesTheVmSendsAreCapturedOnTheTapAsNotOutgoing() {
+        try (CaptureRing ring = openRing()) {
+            vm.announce();
+
+            List<Seen> seen = captureFor(ring, QUIET);
+
+            assertThat(seen).hasSize(1);
+            assertThat(seen.getFirst().frame()).isEqualTo(FakeVm.announcement(VM_MAC));
+            assertThat(seen.getFirst().outgoing()).isFalse();
+            assertThat(seen.getFirst().packetType()).isEqualTo(PACKET_BROADCAST);
+        }
+    }
+
+    @Test
+    void tapCountsAFrameAsReadWhenTheVmReadsItNotWhenItIsQueued() throws InterruptedException {
+        SequencedTraffic traffic = client.trafficTo(VM_MAC);
+        TapCounters before = hostLinks.byName(TAP).counters();
+        vm.pause();
+        try (CaptureRing ring = openRing(); FrameSender sender = client.sender()) {
+            sender.send(traffic, 0, FRAMES);
+            assertThat(capture(ring, FRAMES)).as("frames handed to the tap").hasSize(FRAMES);
+            Thread.sleep(QUIET);
+
+            TapCounters queued = hostLinks.byName(TAP).counters();
+            assertThat(queued).isEqualTo(before);
+            assertThat(vm.readFrames()).isEmpty();
+
+            vm.resume();
+            List<FakeVm.ReadFrame> read = vm.awaitFrames(FRAMES, ARRIVAL);
+
+            assertThat(read).hasSize(FRAMES);
+            TapCounters after = hostLinks.byName(TAP).counters();
+            assertThat(after.readFrames() - before.readFrames()).isEqualTo(FRAMES);
+            assertThat(after.readBytes() - before.readBytes()).isEqualTo((long) FRAMES * traffic.frameSize());
+            assertThat(after.droppedFrames()).isEqualTo(before.droppedFrames());
+        }
+    }
+
+    @Test
+    void injectedFramesReachTheVmByteIdenticalAndInOrder() {
+        List<byte[]> frames = client.trafficTo(VM_MAC).frames(0, FRAMES);
+        try (InjectionSocket socket = InjectionSocket.open(host.network(), hostLinks.byName(TAP))) {
+            frames.forEach(frame -> inject(socket, VirtioNetHeader.NONE, frame));
+
+            List<FakeVm.ReadFrame> read = vm.awaitFrames(FRAMES, ARRIVAL);
+
+            assertSameFrames(frames(read), frames, "read by the VM");
+            assertThat(read).allSatisfy(frame ->
+                    assertThat(frame.vnetHeader()).isEqualTo(new byte[FakeVm.VNET_HEADER_SIZE]));
+        }
+    }
+
+    @Test
+    void injectedGsoFrameReachesTheVmWholeWithItsVirtioHeader() {
+        GsoTcpFrame gso = GsoTcpFrame.of(client.mac(), VM_MAC, 20_000, 7);
+        try (InjectionSocket socket = InjectionSocket.open(host.network(), hostLinks.byName(TAP))) {
+            inject(socket, gso.header(), gso.frame());
+
+            List<FakeVm.ReadFrame> read = vm.awaitFrames(1, ARRIVAL);
+
+            assertThat(read).hasSize(1);
+            assertThat(read.getFirst().frame()).hasSize(gso.length()).isEqualTo(gso.frame());
+            assertThat(read.getFirst().header()).isEqualTo(gso.header());
+        }
+    }
+
+    @Test
+    void framesInjectedPastTheQdiscAreHiddenFromCaptureButNormalSendsAreNot() {
+        List<byte[]> frames = client.trafficTo(VM_MAC).frames(0, 20);
+        Link tap = hostLinks.byName(TAP);
+        try (CaptureRing ring = openRing();
+                InjectionSocket bypassing = InjectionSocket.open(host.network(), tap);
+                InjectionSocket normal = InjectionSocket.open(host.network(), tap, false)) {
+            frames.forEach(frame -> inject(bypassing, VirtioNetHeader.NONE, frame));
+            assertThat(vm.awaitFrames(frames.size(), ARRIVAL)).hasSize(frames.size());
+            assertThat(captureFor(ring, QUIET)).isEmpty();
+
+            frames.forEach(frame -> inject(normal, VirtioNetHeader.NONE, frame));
+            List<Seen> seen = capture(ring, frames.size());
+
+            assertThat(seen).allSatisfy(frame -> assertThat(frame.outgoing()).isTrue());
+            assertSameFrames(seen.stream().map(Seen::frame).toList(), frames, "captured");
+            assertThat(vm.awaitFrames(2 * frames.size(), ARRIVAL)).hasSize(2 * frames.size());
+        }
+    }
+
+    @Test
+    void unknownInterfaceNameIsInterfaceNotFound() {
+        assertThatThrownBy(() -> hostLinks.byName("nosuchif0"))
+                .isInstanceOf(InterfaceNotFoundException.class)
+                .hasMessageContaining("nosuchif0")
+                .hasMessageContaining(host.namespace().path().toString());
+    }
+
+    @Test
+    void vethIsNotATapButTheVmsTapIs() {
+        Link veth = hostLinks.byName(client.hostPort());
+        Link tap = hostLinks.byName(TAP);
+        Link bridge = hostLinks.byName(Host.BRIDGE);
+
+        assertThat(veth.kind()).isEqualTo("veth");
+        assertThat(veth.tap()).isFalse();
+        assertThat(bridge.kind()).isEqualTo("bridge");
+        assertThat(bridge.tap()).isFalse();
+        assertThat(tap.kind()).isEqualTo("tun");
+        assertThat(tap.tap()).isTrue();
+        assertThat(hostLinks.byIndex(tap.index()).name()).isEqualTo(TAP);
+    }
+
+    @Test
+    void fileThatIsNotANetworkNamespaceIsRejected() {
+        Path notANamespace = Path.of("/etc/hostname");
+        Path missing = Path.of("/run/netns", lab.id() + "-missing");
+
+        assertThatThrownBy(() -> NetworkNamespace.at(notANamespace))
+                .isInstanceOf(NotANetworkNamespaceException.class)
+                .hasMessageContaining("/etc/hostname")
+                .cause().hasMessageStartingWith("setns(/etc/hostname): EINVAL");
+        assertThatThrownBy(() -> NetworkNamespace.at(missing))
+                .isInstanceOf(NotANetworkNamespaceException.class)
+                .cause().hasMessageStartingWith("open(" + missing + "): ENOENT");
+    }
+
+    @Test
+    void bindingToAVanishedInterfaceNamesTheCallTheInterfaceAndErrno() {
+        host.ip("link", "add", "gone0", "type", "veth", "peer", "name", "gone1");
+        Link gone = hostLinks.byName("gone0");
+        host.ip("link", "delete", "gone0");
+
+        assertThatThrownBy(() -> InjectionSocket.open(host.network(), gone))
+                .isInstanceOfSatisfying(NativeCallException.class, e -> {
+                    assertThat(e.getMessage()).startsWith("bind(gone0): ENODEV");
+                    assertThat(e.call()).isEqualTo("bind");
+                    assertThat(e.subject()).isEqualTo("gone0");
+                    assertThat(e.errno()).isEqualTo(19);
+                });
+        assertThatThrownBy(() -> CaptureRing.open(host.network(), gone, BLOCK_SIZE, BLOCKS, BLOCK_TIMEOUT_MILLIS))
+                .isInstanceOf(NativeCallException.class)
+                .hasMessageStartingWith("bind(gone0): ENODEV");
+        assertThatThrownBy(() -> hostLinks.byIndex(gone.index()))
+                .isInstanceOf(InterfaceNotFoundException.class);
+    }
+
+    private CaptureRing openRing() {
+        return CaptureRing.open(host.network(), hostLinks.byName(TAP), BLOCK_SIZE, BLOCKS, BLOCK_TIMEOUT_MILLIS);
+    }
+
+    /** One captured frame, copied out of the ring. */
+    private record Seen(VirtioNetHeader header, byte[] frame, int packetType) {
+
+        boolean outgoing() {
+            return packetType == CapturedFrame.OUTGOING;
+        }
+
+        @Override
+        public String toString() {
+            long sequence = SequencedTraffic.sequenceOf(frame, 0);
+            String what = sequence >= 0 ? "sequence " + sequence
+                    : HexFormat.of().formatHex(frame, 0, Math.min(frame.length, 64));
+            return "type " + packetType + ", " + frame.length + " bytes, " + what + ", " + header;
+        }
+    }
+
+    /** Captures until {@code expected} frames came (or {@link #ARRIVAL} passed), then for {@link #QUIET} more. */
+    private static List<Seen> capture(CaptureRing ring, int expected) {
+        List<Seen> seen = new ArrayList<>();
+        long deadline = System.nanoTime() + ARRIVAL.toNanos();
+        while (seen.size() < expected && System.nanoTime() < deadline) {
+            ring.poll(20, frame -> seen.add(copy(frame)));
+        }
+        seen.addAll(captureFor(ring, QUIET));
+        return seen;
+    }
+
+    private static List<Seen> captureFor(CaptureRing ring, Duration duration) {
+        List<Seen> seen = new ArrayList<>();
+        long deadline = System.nanoTime() + duration.toNanos();
+        while (System.nanoTime() < deadline) {
+            ring.poll(20, frame -> seen.add(copy(frame)));
+        }
+        return seen;
+    }
+
+    private static Seen copy(CapturedFrame frame) {
+        assertThat(frame.truncated()).as("truncated").isFalse();
+        assertThat(frame.vlanTag()).as("VLAN tag").isEqualTo(-1);
+        return new Seen(VirtioNetHeader.parse(frame.vnetHeader().toArray(JAVA_BYTE), 0),
+                frame.frame().toArray(JAVA_BYTE), frame.packetType());
+    }
+
+    private static void inject(InjectionSocket socket, VirtioNetHeader header, byte[] frame) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment segment = arena.allocate(InjectionSocket.VNET_HEADER_SIZE + frame.length);
+            MemorySegment.copy(header.toBytes(), 0, segment, JAVA_BYTE, 0, InjectionSocket.VNET_HEADER_SIZE);
+            MemorySegment.copy(frame, 0, segment, JAVA_BYTE, InjectionSocket.VNET_HEADER_SIZE, frame.length);
+            socket.send(segment, segment.byteSize());
+        }
+    }
+
+    private static List<byte[]> frames(List<FakeVm.ReadFrame> read) {
+        return read.stream().map(FakeVm.ReadFrame::frame).toList();
+    }
+
+    /** Same sequence numbers in the same order (a readable failure first), then the same bytes. */
+    private static void assertSameFrames(List<byte[]> actual, List<byte[]> expected, String what) {
+        assertThat(actual.stream().map(frame -> SequencedTraffic.sequenceOf(frame, 0)).toList())
+                .as("sequence numbers of the frames " + what)
+                .isEqualTo(expected.stream().map(frame -> SequencedTraffic.sequenceOf(frame, 0)).toList());
+        for (int i = 0; i < expected.size(); i++) {
+            assertThat(actual.get(i)).as(what + " frame " + i).isEqualTo(expected.get(i));
+        }
+    }
+}
