@@ -81,7 +81,7 @@ public final class CaptureSession implements AutoCloseable {
         this.properties = properties;
         this.onClose = onClose;
         long capacity = properties.bufferCapacity().toBytes();
-        this.kept = new KeptFrames(capacity, Math.max(capacity / 32, KeptFrames.ENTRY_HEADER * 64L));
+        this.kept = new KeptFrames(capacity, Math.min(capacity / 4, KeptFrames.RUN_ENTRY * 1024L));
         try {
             this.ring = CaptureRing.open(namespace, link, (int) properties.ringBlockSize().toBytes(),
                     properties.ringBlocks(), (int) Math.max(1, properties.ringBlockTimeout().toMillis()));
@@ -250,7 +250,7 @@ public final class CaptureSession implements AutoCloseable {
         lastFrameNanos = capturedNanos;
         switch (kept.append(nextSequence++, capturedNanos, frame)) {
             case STORED -> { }
-            case PLACEHOLDER -> count(DropReason.BUFFER_FULL);
+            case COUNTED -> { }
             case REFUSED -> {
                 count(DropReason.UNCOUNTED);
                 exactSinceArm = false;
@@ -258,7 +258,7 @@ public final class CaptureSession implements AutoCloseable {
         }
         if (counting) {
             capturedFrames++;
-            capturedBytes += frame.frame().byteSize();
+            capturedBytes += frame.frameLength();
         }
     }
 
@@ -317,9 +317,13 @@ public final class CaptureSession implements AutoCloseable {
     public CaptureStatus status() {
         lock.lock();
         try {
-            return new CaptureStatus(location, capturedFrames, capturedBytes, readReleased, kept.entries(),
+            EnumMap<DropReason, Long> dropsNow = new EnumMap<>(drops);
+            if (kept.unstoredFrames() > 0) {
+                dropsNow.put(DropReason.BUFFER_FULL, kept.unstoredFrames());
+            }
+            return new CaptureStatus(location, capturedFrames, capturedBytes, readReleased, kept.frames(),
                     kept.frameBytes(), kept.usedBytes(), tapDropsAttributed - tapDropsSuperseded - tapDropsTaken,
-                    Map.copyOf(drops), tapGone, exactSinceArm);
+                    Map.copyOf(dropsNow), tapGone, exactSinceArm);
         } finally {
             lock.unlock();
         }
@@ -332,7 +336,7 @@ public final class CaptureSession implements AutoCloseable {
             if (closed) {
                 return 0;
             }
-            return kept.take(max, frame -> {
+            return (int) kept.take(max, frame -> {
                 if (frame.droppedByTap()) {
                     tapDropsTaken++;
                 }

@@ -15,78 +15,84 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * byte capacity. Not thread-safe: its {@link CaptureSession} guards it.
  *
  * <p>Entries run from {@code head} (oldest) to {@code tail}. Those before {@code classified} have been matched
- * against a sample of the tap's counters: each is either queued in the tap's FIFO ring or dropped by the tap.
- * Queued entries leave from the head as the tap's read counter passes them.
+ * against a sample of the tap's counters: each frame is either queued in the tap's FIFO ring or dropped by the tap.
+ * Queued frames leave from the head as the tap's read counter passes them.
  *
- * <p>Layout of an entry, 8-byte aligned: {@code int storedLength} (-1 marks a wrap to offset 0), {@code int flags},
- * {@code long sequence}, {@code long capturedNanos}, the vnet header if it is not all zero, the frame.
+ * <p>An entry is a stored frame, or a <em>run</em>: frames that did not fit, counted but not stored, so that the
+ * tap's order can still be followed. Layout, 8-byte aligned: {@code int storedLength} (-1 marks a wrap to offset
+ * 0), {@code int flags}, {@code long sequence}, {@code long capturedNanos}; then for a frame the vnet header if it is
+ * not all zero and the frame bytes, for a run {@code int frames}, {@code int droppedByTap},
+ * {@code int classifiedFrames} and 4 unused bytes. A run stays open for more frames until a stored frame follows
+ * it, and may be classified several times while it grows.
  */
 final class KeptFrames implements AutoCloseable {
 
     static final int ENTRY_HEADER = 24;
+    static final int RUN_ENTRY = ENTRY_HEADER + 16;
+    private static final int RUN_FRAMES = ENTRY_HEADER;
+    private static final int RUN_DROPPED = ENTRY_HEADER + 4;
+    private static final int RUN_CLASSIFIED = ENTRY_HEADER + 8;
     private static final int WRAP = -1;
     private static final int HAS_VNET_HEADER = 1;
     private static final int DROPPED_BY_TAP = 2;
-    private static final int NOT_STORED = 4;
+    private static final int RUN = 4;
     private static final int VLAN_TAG_LENGTH = 4;
     private static final int VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment ring;
     private final long capacity;
-    private final long placeholderReserve;
+    private final long runReserve;
     private final KeptFrame view = new KeptFrame();
     private long head;
     private long classified;
     private long tail;
+    private long openRun = -1;
     private int entries;
     private int unclassifiedEntries;
+    private long frames;
     private long frameBytes;
+    private long runFrames;
+    private long runFramesGone;
     private long sequenceBase;
     private long lastAppended = -1;
 
     /**
      * @param capacity bytes of the ring, frames and their entry headers together
-     * @param placeholderReserve bytes only placeholders may use, so that frames refused for lack of room are still
-     *     counted in the tap's order
+     * @param runReserve bytes only runs may use, so that frames refused for lack of room are still counted in the
+     *     tap's order
      */
-    KeptFrames(long capacity, long placeholderReserve) {
+    KeptFrames(long capacity, long runReserve) {
         this.capacity = align(capacity);
-        this.placeholderReserve = placeholderReserve;
+        this.runReserve = runReserve;
         this.ring = arena.allocate(this.capacity, 8);
     }
 
     /** Outcome of {@link #append}. */
-    enum Appended { STORED, PLACEHOLDER, REFUSED }
+    enum Appended { STORED, COUNTED, REFUSED }
 
     /**
-     * Appends a captured frame. When the frame does not fit, a header-only placeholder keeps its place in the tap's
-     * order; when not even that fits, nothing is appended.
+     * Appends a captured frame. When the frame does not fit, it is counted in a run that keeps its place in the
+     * tap's order; when not even a new run fits, nothing is appended.
      */
     Appended append(long sequence, long capturedNanos, CapturedFrame captured) {
-        MemorySegment vnet = captured.vnetHeader();
-        MemorySegment frame = captured.frame();
         int vlanTag = captured.vlanTag();
         boolean vlan = vlanTag != -1;
-        boolean hasVnet = vlan ? vnetNeedsChecksum(vnet) || !isZero(vnet) : !isZero(vnet);
-        long frameLength = frame.byteSize() + (vlan ? VLAN_TAG_LENGTH : 0);
+        boolean hasVnet = !vnetHeaderIsZero(captured);
+        long capturedLength = captured.frameLength();
+        long frameLength = capturedLength + (vlan ? VLAN_TAG_LENGTH : 0);
         long size = align(ENTRY_HEADER + (hasVnet ? KeptFrame.VNET_HEADER_SIZE : 0) + frameLength);
-        long at = reserve(size, placeholderReserve);
+        long at = openRun < 0 ? reserve(size, runReserve) : -1;
         if (at < 0) {
-            at = reserve(ENTRY_HEADER, 0);
-            if (at < 0) {
-                return Appended.REFUSED;
-            }
-            writeHeader(at, 0, NOT_STORED, sequence, capturedNanos);
-            lastAppended = sequence;
-            return Appended.PLACEHOLDER;
+            return countInRun(sequence, capturedNanos) ? Appended.COUNTED : Appended.REFUSED;
         }
         writeHeader(at, (int) frameLength, hasVnet ? HAS_VNET_HEADER : 0, sequence, capturedNanos);
         lastAppended = sequence;
+        frames++;
         long data = at + ENTRY_HEADER;
         if (hasVnet) {
-            MemorySegment.copy(vnet, 0, ring, data, KeptFrame.VNET_HEADER_SIZE);
-            if (vlan && vnetNeedsChecksum(vnet)) {
+            captured.copyVnetHeader(ring, data);
+            if (vlan && (captured.vnetHeaderByte(0) & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0) {
                 // The checksum start counts from the MAC header, which grows by the tag put back into the frame.
                 short start = ring.get(JAVA_SHORT_UNALIGNED, data + 6);
                 ring.set(JAVA_SHORT_UNALIGNED, data + 6, (short) (start + VLAN_TAG_LENGTH));
@@ -94,17 +100,39 @@ final class KeptFrames implements AutoCloseable {
             data += KeptFrame.VNET_HEADER_SIZE;
         }
         if (vlan) {
-            MemorySegment.copy(frame, 0, ring, data, 12);
+            captured.copyFrame(0, ring, data, 12);
             ring.set(JAVA_BYTE, data + 12, (byte) (vlanTag >>> 24));
             ring.set(JAVA_BYTE, data + 13, (byte) (vlanTag >>> 16));
             ring.set(JAVA_BYTE, data + 14, (byte) (vlanTag >>> 8));
             ring.set(JAVA_BYTE, data + 15, (byte) vlanTag);
-            MemorySegment.copy(frame, 12, ring, data + 16, frame.byteSize() - 12);
+            captured.copyFrame(12, ring, data + 16, capturedLength - 12);
         } else {
-            MemorySegment.copy(frame, 0, ring, data, frame.byteSize());
+            captured.copyFrame(0, ring, data, capturedLength);
         }
         frameBytes += frameLength;
         return Appended.STORED;
+    }
+
+    /**
+     * Counts a frame that is not stored. Once a run is open, later frames join it even if room comes back, so that
+     * what is stored stays a gap-free prefix of what was kept.
+     */
+    private boolean countInRun(long sequence, long capturedNanos) {
+        if (openRun < 0) {
+            long at = reserve(RUN_ENTRY, 0);
+            if (at < 0) {
+                return false;
+            }
+            writeHeader(at, 0, RUN, sequence, capturedNanos);
+            ring.set(JAVA_LONG, at + RUN_FRAMES, 0L);
+            ring.set(JAVA_LONG, at + RUN_CLASSIFIED, 0L);
+            openRun = at;
+        }
+        ring.set(JAVA_INT, openRun + RUN_FRAMES, ring.get(JAVA_INT, openRun + RUN_FRAMES) + 1);
+        lastAppended = sequence;
+        frames++;
+        runFrames++;
+        return true;
     }
 
     /** Physical offset for an entry of {@code size} bytes leaving {@code keepFree} unused, or -1; counts it. */
@@ -133,52 +161,107 @@ final class KeptFrames implements AutoCloseable {
     }
 
     /**
-     * Matches the unclassified entries captured up to {@code throughNanos} against a counter sample that saw
+     * Matches the unclassified frames captured up to {@code throughNanos} against a counter sample that saw
      * {@code newDrops} more tap drops: the tap drops at the tail of its ring only when it is full, so the newest
-     * {@code newDrops} of these entries are the dropped ones.
+     * {@code newDrops} of these frames are the dropped ones. The frames a run gained since its last classification
+     * are classified together.
      *
-     * @return drops that found no entry to fall on (the sample saw drops of frames not yet captured)
+     * @return drops that found no frame to fall on (the sample saw drops of frames not yet captured)
      */
     long classify(long throughNanos, long newDrops) {
-        long end = classified;
+        long position = classified;
         int count = 0;
+        long groupFrames = 0;
         for (int i = 0; i < unclassifiedEntries; i++) {
-            long at = skipWrap(end);
-            if (ring.get(JAVA_LONG, at % capacity + 16) - throughNanos > 0) {
+            long at = skipWrap(position);
+            long physical = at % capacity;
+            if (ring.get(JAVA_LONG, physical + 16) - throughNanos > 0) {
                 break;
             }
-            end = at + entrySize(at % capacity);
+            groupFrames += unclassifiedFramesIn(physical);
+            position = at + entrySize(physical);
             count++;
         }
-        long dropped = Math.min(newDrops, count);
-        long position = classified;
+        long dropped = Math.min(newDrops, groupFrames);
+        long queuedLeft = groupFrames - dropped;
+        position = classified;
+        long end = classified;
+        int fullyClassified = 0;
         for (int i = 0; i < count; i++) {
-            position = skipWrap(position);
-            long physical = position % capacity;
-            if (i >= count - dropped) {
-                ring.set(JAVA_INT, physical + 4, ring.get(JAVA_INT, physical + 4) | DROPPED_BY_TAP);
+            long at = skipWrap(position);
+            long physical = at % capacity;
+            int flags = ring.get(JAVA_INT, physical + 4);
+            if ((flags & RUN) != 0) {
+                long fresh = unclassifiedFramesIn(physical);
+                long freshQueued = Math.min(fresh, queuedLeft);
+                queuedLeft -= freshQueued;
+                ring.set(JAVA_INT, physical + RUN_DROPPED,
+                        (int) (ring.get(JAVA_INT, physical + RUN_DROPPED) + fresh - freshQueued));
+                ring.set(JAVA_INT, physical + RUN_CLASSIFIED, ring.get(JAVA_INT, physical + RUN_FRAMES));
+            } else if (queuedLeft > 0) {
+                queuedLeft--;
+            } else {
+                ring.set(JAVA_INT, physical + 4, flags | DROPPED_BY_TAP);
             }
-            position += entrySize(physical);
+            position = at + entrySize(physical);
+            // An open run may still grow: the cursor stays on it so that its new frames are classified later.
+            if (physical != openRun) {
+                end = position;
+                fullyClassified++;
+            }
         }
         classified = end;
-        unclassifiedEntries -= count;
+        unclassifiedEntries -= fullyClassified;
         return newDrops - dropped;
     }
 
+    private long unclassifiedFramesIn(long physical) {
+        if ((ring.get(JAVA_INT, physical + 4) & RUN) == 0) {
+            return 1;
+        }
+        return ring.get(JAVA_INT, physical + RUN_FRAMES) - ring.get(JAVA_INT, physical + RUN_CLASSIFIED);
+    }
+
     /**
-     * Lets classified entries leave from the head while the tap's read counter says the VM has read them.
+     * Lets classified frames leave from the head while the tap's read counter says the VM has read them.
      *
      * @param readsToRelease queued frames the VM has read that are still in this buffer
      * @param outcome counts what left
      */
     void release(long readsToRelease, ReleaseOutcome outcome) {
         long remaining = readsToRelease;
-        while (remaining > 0 && head != classified) {
+        while (remaining > 0 && entries > 0) {
             long at = skipWrap(head);
             long physical = at % capacity;
             int flags = ring.get(JAVA_INT, physical + 4);
-            if ((flags & DROPPED_BY_TAP) != 0) {
-                // The VM read a later frame, so it ran on without this one: it is gone, not pending.
+            boolean atCursor = head == classified;
+            if ((flags & RUN) != 0) {
+                int runFrames = ring.get(JAVA_INT, physical + RUN_FRAMES);
+                int runClassified = ring.get(JAVA_INT, physical + RUN_CLASSIFIED);
+                int runDropped = ring.get(JAVA_INT, physical + RUN_DROPPED);
+                long runQueued = runClassified - runDropped;
+                if (remaining < runQueued) {
+                    ring.set(JAVA_INT, physical + RUN_FRAMES, (int) (runFrames - remaining));
+                    ring.set(JAVA_INT, physical + RUN_CLASSIFIED, (int) (runClassified - remaining));
+                    frames -= remaining;
+                    this.runFrames -= remaining;
+                    outcome.read += remaining;
+                    return;
+                }
+                remaining -= runQueued;
+                outcome.read += runQueued;
+                // The VM read frames after these drops, so it ran on without them: gone, not pending.
+                outcome.supersededTapDrops += runDropped;
+                if (runClassified < runFrames) {
+                    ring.set(JAVA_INT, physical + RUN_FRAMES, runFrames - runClassified);
+                    ring.set(JAVA_LONG, physical + RUN_CLASSIFIED, 0L);
+                    frames -= runClassified;
+                    this.runFrames -= runClassified;
+                    return;
+                }
+            } else if (atCursor) {
+                return;
+            } else if ((flags & DROPPED_BY_TAP) != 0) {
                 outcome.supersededTapDrops++;
             } else {
                 outcome.read++;
@@ -194,35 +277,40 @@ final class KeptFrames implements AutoCloseable {
         long supersededTapDrops;
     }
 
-    /** Removes the kept frames numbered up to {@code sequence}: the receiver has them. Returns how many. */
-    int discardThrough(long sequence) {
-        int removed = 0;
+    /**
+     * Hands the oldest kept frames, up to {@code max} entries, to {@code reader} and removes them; frames counted in
+     * runs are removed without being handed over. Returns how many frames were removed.
+     */
+    long take(int max, KeptFrameReader reader) {
+        long taken = 0;
+        for (int i = 0; i < max && entries > 0; i++) {
+            long at = skipWrap(head);
+            long physical = at % capacity;
+            if ((ring.get(JAVA_INT, physical + 4) & RUN) == 0) {
+                reader.read(viewAt(physical));
+            } else {
+                runFramesGone += framesIn(physical);
+            }
+            taken += framesIn(physical);
+            removeHead(at, physical);
+        }
+        return taken;
+    }
+
+    /** Removes the kept frames numbered up to {@code sequence}: the receiver has them. */
+    void discardThrough(long sequence) {
         while (entries > 0) {
             long at = skipWrap(head);
             long physical = at % capacity;
-            if (ring.get(JAVA_LONG, physical + 8) - sequenceBase > sequence) {
+            long last = ring.get(JAVA_LONG, physical + 8) + framesIn(physical) - 1 - sequenceBase;
+            if (last > sequence) {
                 break;
             }
-            removeHead(at, physical);
-            removed++;
-        }
-        return removed;
-    }
-
-    /** Hands the oldest kept frames, up to {@code max}, to {@code reader} and removes them; returns how many. */
-    int take(int max, KeptFrameReader reader) {
-        int taken = 0;
-        while (taken < max && entries > 0) {
-            long at = skipWrap(head);
-            long physical = at % capacity;
-            boolean placeholder = (ring.get(JAVA_INT, physical + 4) & NOT_STORED) != 0;
-            if (!placeholder) {
-                reader.read(viewAt(physical));
+            if ((ring.get(JAVA_INT, physical + 4) & RUN) != 0) {
+                runFramesGone += framesIn(physical);
             }
             removeHead(at, physical);
-            taken++;
         }
-        return taken;
     }
 
     /**
@@ -241,7 +329,7 @@ final class KeptFrames implements AutoCloseable {
     }
 
     /**
-     * Hands up to {@code max} kept frames numbered after {@code afterSequence} to {@code reader}, oldest first,
+     * Hands up to {@code max} stored frames numbered after {@code afterSequence} to {@code reader}, oldest first,
      * leaving them in place; returns how many.
      */
     int readAfter(long afterSequence, int max, KeptFrameReader reader) {
@@ -250,7 +338,7 @@ final class KeptFrames implements AutoCloseable {
         for (int i = 0; i < entries && handed < max; i++) {
             position = skipWrap(position);
             long physical = position % capacity;
-            boolean stored = (ring.get(JAVA_INT, physical + 4) & NOT_STORED) == 0;
+            boolean stored = (ring.get(JAVA_INT, physical + 4) & RUN) == 0;
             if (stored && ring.get(JAVA_LONG, physical + 8) - sequenceBase > afterSequence) {
                 reader.read(viewAt(physical));
                 handed++;
@@ -260,18 +348,18 @@ final class KeptFrames implements AutoCloseable {
         return handed;
     }
 
-    /** The number of the newest entry, or -1 if there is none. */
+    /** The number of the newest frame appended, or -1 if none. */
     long newestSequence() {
         return lastAppended - sequenceBase;
     }
 
-    /** Hands every kept frame to {@code reader}, oldest first, leaving them in place. */
+    /** Hands every stored frame to {@code reader}, oldest first, leaving them in place. */
     void forEach(KeptFrameReader reader) {
         long position = head;
         for (int i = 0; i < entries; i++) {
             position = skipWrap(position);
             long physical = position % capacity;
-            if ((ring.get(JAVA_INT, physical + 4) & NOT_STORED) == 0) {
+            if ((ring.get(JAVA_INT, physical + 4) & RUN) == 0) {
                 reader.read(viewAt(physical));
             }
             position += entrySize(physical);
@@ -297,6 +385,13 @@ final class KeptFrames implements AutoCloseable {
 
     private void removeHead(long at, long physical) {
         frameBytes -= ring.get(JAVA_INT, physical);
+        frames -= framesIn(physical);
+        if ((ring.get(JAVA_INT, physical + 4) & RUN) != 0) {
+            runFrames -= framesIn(physical);
+        }
+        if (physical == openRun) {
+            openRun = -1;
+        }
         long next = at + entrySize(physical);
         if (head == classified) {
             classified = next;
@@ -319,18 +414,33 @@ final class KeptFrames implements AutoCloseable {
         return position;
     }
 
+    private long framesIn(long physical) {
+        return (ring.get(JAVA_INT, physical + 4) & RUN) != 0 ? ring.get(JAVA_INT, physical + RUN_FRAMES) : 1;
+    }
+
     private long entrySize(long physical) {
+        int flags = ring.get(JAVA_INT, physical + 4);
+        if ((flags & RUN) != 0) {
+            return RUN_ENTRY;
+        }
         int length = ring.get(JAVA_INT, physical);
-        boolean hasVnet = (ring.get(JAVA_INT, physical + 4) & HAS_VNET_HEADER) != 0;
-        return align(ENTRY_HEADER + (hasVnet ? KeptFrame.VNET_HEADER_SIZE : 0) + length);
+        return align(ENTRY_HEADER + ((flags & HAS_VNET_HEADER) != 0 ? KeptFrame.VNET_HEADER_SIZE : 0) + length);
     }
 
-    /** Frames kept, placeholders included. */
-    int entries() {
-        return entries;
+    /** Frames kept, those counted in runs included. */
+    long frames() {
+        return frames;
     }
 
-    /** Frame bytes kept, entry headers excluded. */
+    /**
+     * Frames that did not fit and were never read by the VM: those counted in runs now, and those of runs already
+     * taken or acknowledged.
+     */
+    long unstoredFrames() {
+        return runFrames + runFramesGone;
+    }
+
+    /** Frame bytes stored, entry headers excluded. */
     long frameBytes() {
         return frameBytes;
     }
@@ -340,21 +450,13 @@ final class KeptFrames implements AutoCloseable {
         return tail - head;
     }
 
-    long capacity() {
-        return capacity;
-    }
-
-    private static boolean isZero(MemorySegment vnet) {
-        for (long i = 0; i < vnet.byteSize(); i++) {
-            if (vnet.get(JAVA_BYTE, i) != 0) {
+    private static boolean vnetHeaderIsZero(CapturedFrame captured) {
+        for (int i = 0; i < KeptFrame.VNET_HEADER_SIZE; i++) {
+            if (captured.vnetHeaderByte(i) != 0) {
                 return false;
             }
         }
         return true;
-    }
-
-    private static boolean vnetNeedsChecksum(MemorySegment vnet) {
-        return (vnet.get(JAVA_BYTE, 0) & VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0;
     }
 
     private static long align(long size) {

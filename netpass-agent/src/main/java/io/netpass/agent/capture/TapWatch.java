@@ -116,15 +116,14 @@ public final class TapWatch implements AutoCloseable {
     }
 
     private void onFrame(CapturedFrame frame) {
-        MemorySegment bytes = frame.frame();
-        if (bytes.byteSize() < 2 * MAC_LENGTH) {
+        if (frame.frameLength() < 2 * MAC_LENGTH) {
             return;
         }
         if (frame.outgoing()) {
-            if ((bytes.get(JAVA_BYTE, 0) & 1) != 0) {
-                remember(hash(bytes));
+            if ((frame.frameByte(0) & 1) != 0) {
+                remember(hash(frame.frame()));
             }
-        } else if (vmRunningNanos.get() == Long.MIN_VALUE && vmMacs.contains(MacAddress.read(bytes, MAC_LENGTH))) {
+        } else if (vmRunningNanos.get() == Long.MIN_VALUE && vmMacs.contains(MacAddress.read(frame.frame(), MAC_LENGTH))) {
             vmRunning(System.nanoTime());
         }
     }
