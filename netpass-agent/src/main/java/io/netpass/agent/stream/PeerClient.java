@@ -1,0 +1,96 @@
+package io.netpass.agent.stream;
+
+import java.net.URI;
+import java.util.function.Supplier;
+
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.MediaType;
+import org.springframework.http.client.reactive.ReactorClientHttpConnector;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.web.reactive.function.client.WebClient;
+import org.springframework.web.util.UriComponentsBuilder;
+
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.netty.http.HttpProtocol;
+import reactor.netty.http.client.HttpClient;
+
+/**
+ * The destination agent's client towards the source agent: asks over HTTP/2 for the kept frames after a sequence
+ * number and receives them as a streaming body.
+ */
+public final class PeerClient {
+
+    /** Media type of the frame stream, see docs/frame-stream.md. */
+    public static final MediaType FRAME_STREAM = MediaType.parseMediaType("application/vnd.netpass.frame-stream.v1");
+    /** Response header: the newest kept sequence when the source released, to tell the burst from later frames. */
+    public static final String RELEASE_SEQUENCE_HEADER = "Netpass-Release-Sequence";
+    /** Response header: how many frames the source keeps, to size the destination tap's ring. */
+    public static final String KEPT_FRAMES_HEADER = "Netpass-Kept-Frames";
+
+    private final WebClient webClient;
+    private final Supplier<String> peerToken;
+
+    /** A client over h2c (HTTP/2 with prior knowledge), the default between agents. */
+    public PeerClient(Supplier<String> peerToken) {
+        this(HttpClient.create().protocol(HttpProtocol.H2C), peerToken);
+    }
+
+    public PeerClient(HttpClient httpClient, Supplier<String> peerToken) {
+        this.webClient = WebClient.builder().clientConnector(new ReactorClientHttpConnector(httpClient)).build();
+        this.peerToken = peerToken;
+    }
+
+    /** What the source answered: the stream and its sizing headers. */
+    public record FrameStreamResponse(long releaseSequence, long keptFrames, Flux<DataBuffer> body) {
+    }
+
+    /** Opens the stream of migration {@code migrationId}'s kept frames numbered after {@code after}. */
+    public Mono<FrameStreamResponse> frames(URI sourceAgent, String migrationId, long after) {
+        URI uri = UriComponentsBuilder.fromUri(sourceAgent)
+                .path("/v1/peer/migrations/{id}/frames")
+                .queryParam("after", after)
+                .buildAndExpand(migrationId)
+                .toUri();
+        return webClient.get()
+                .uri(uri)
+                .accept(FRAME_STREAM)
+                .header(HttpHeaders.AUTHORIZATION, "Bearer " + peerToken.get())
+                .retrieve()
+                .onStatus(HttpStatusCode::isError, response -> response.bodyToMono(String.class).defaultIfEmpty("")
+                        .map(body -> new PeerRequestException(uri, response.statusCode(), body)))
+                .toEntityFlux(DataBuffer.class)
+                .map(entity -> {
+                    Flux<DataBuffer> body = entity.getBody() == null ? Flux.empty() : entity.getBody();
+                    return new FrameStreamResponse(header(entity.getHeaders(), RELEASE_SEQUENCE_HEADER),
+                            header(entity.getHeaders(), KEPT_FRAMES_HEADER),
+                            body.doOnDiscard(DataBuffer.class, DataBufferUtils::release));
+                });
+    }
+
+    private static long header(HttpHeaders headers, String name) {
+        String value = headers.getFirst(name);
+        try {
+            return value == null ? -1 : Long.parseLong(value);
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    /** The source agent refused the request. */
+    public static final class PeerRequestException extends RuntimeException {
+
+        private final HttpStatusCode status;
+
+        public PeerRequestException(URI uri, HttpStatusCode status, String body) {
+            super("GET " + uri + " answered " + status.value() + ": " + body);
+            this.status = status;
+        }
+
+        public HttpStatusCode status() {
+            return status;
+        }
+    }
+}

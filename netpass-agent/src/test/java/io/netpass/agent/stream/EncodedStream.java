@@ -1,0 +1,123 @@
+package io.netpass.agent.stream;
+
+import java.io.ByteArrayOutputStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.core.io.buffer.DefaultDataBufferFactory;
+
+/**
+ * A valid frame stream as bytes, with the frames it carries and where each record starts.
+ *
+ * @param recordStarts offset of each FRAME record, then of the END record (absent if {@code ended} is false)
+ */
+record EncodedStream(List<ForwardedFrame> frames, byte[] bytes, List<Integer> recordStarts, boolean ended) {
+
+    static final int STREAM_HEADER_SIZE = 8;
+    static final int RECORD_HEADER_SIZE = 16;
+
+    private static final FrameStreamEncoder ENCODER = new FrameStreamEncoder();
+
+    static EncodedStream of(List<ForwardedFrame> frames) {
+        return of(frames, true);
+    }
+
+    static EncodedStream of(List<ForwardedFrame> frames, boolean ended) {
+        DefaultDataBufferFactory factory = DefaultDataBufferFactory.sharedInstance;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        List<Integer> starts = new ArrayList<>();
+        append(out, ENCODER.header(factory));
+        for (ForwardedFrame frame : frames) {
+            starts.add(out.size());
+            append(out, ENCODER.encode(frame, factory));
+        }
+        if (ended) {
+            starts.add(out.size());
+            append(out, ENCODER.end(frames.size(), factory));
+        }
+        return new EncodedStream(List.copyOf(frames), out.toByteArray(), List.copyOf(starts), ended);
+    }
+
+    /** End offset of the record at {@code index}. */
+    int recordEnd(int index) {
+        return index + 1 < recordStarts.size() ? recordStarts.get(index + 1) : bytes.length;
+    }
+
+    /** Frames numbered in increasing order, mostly small, sometimes of the smallest or largest length allowed. */
+    static List<ForwardedFrame> randomFrames(SplittableRandom random, int maxFrames, int maxFrameLength) {
+        int count = random.nextInt(maxFrames + 1);
+        long sequence = random.nextInt(8) == 0
+                ? random.nextLong(Long.MAX_VALUE - 1_000_000L * (maxFrames + 1))
+                : random.nextLong(1_000) - 1;
+        List<ForwardedFrame> frames = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            sequence += random.nextInt(4) == 0 ? 1 + random.nextInt(1_000_000) : 1;
+            byte[] vnetHeader = new byte[ForwardedFrame.VNET_HEADER_SIZE];
+            if (random.nextBoolean()) {
+                random.nextBytes(vnetHeader);
+            }
+            byte[] frame = new byte[randomLength(random, maxFrameLength)];
+            random.nextBytes(frame);
+            frames.add(new ForwardedFrame(sequence, random.nextInt(5) == 0, vnetHeader, frame));
+        }
+        return frames;
+    }
+
+    private static int randomLength(SplittableRandom random, int maxFrameLength) {
+        int min = ForwardedFrame.MIN_FRAME_LENGTH;
+        return switch (random.nextInt(20)) {
+            case 0 -> min;
+            case 1 -> maxFrameLength;
+            case 2, 3 -> random.nextInt(min, maxFrameLength + 1);
+            default -> random.nextInt(min, Math.min(1_514, maxFrameLength) + 1);
+        };
+    }
+
+    /**
+     * Chunk lengths adding up to {@code total}: sometimes one chunk, sometimes single bytes, mostly a mix of tiny,
+     * small and large chunks and the odd empty one.
+     */
+    static List<Integer> randomChunks(SplittableRandom random, int total) {
+        List<Integer> chunks = new ArrayList<>();
+        int strategy = random.nextInt(10);
+        if (strategy == 0) {
+            chunks.add(total);
+            return chunks;
+        }
+        boolean singleBytes = strategy == 1 && total <= 4_096;
+        int left = total;
+        while (left > 0) {
+            int length = singleBytes ? 1 : switch (random.nextInt(20)) {
+                case 0 -> 0;
+                case 1, 2, 3, 4, 5 -> random.nextInt(1, 17);
+                case 6, 7, 8, 9, 10, 11 -> random.nextInt(17, 2_049);
+                case 12 -> left;
+                default -> random.nextInt(2_049, 20_001);
+            };
+            length = Math.min(length, left);
+            chunks.add(length);
+            left -= length;
+        }
+        if (random.nextInt(10) == 0) {
+            chunks.add(0);
+        }
+        return chunks;
+    }
+
+    static byte[] bytesOf(DataBuffer buffer) {
+        try {
+            byte[] bytes = new byte[buffer.readableByteCount()];
+            buffer.read(bytes);
+            return bytes;
+        } finally {
+            DataBufferUtils.release(buffer);
+        }
+    }
+
+    private static void append(ByteArrayOutputStream out, DataBuffer buffer) {
+        out.writeBytes(bytesOf(buffer));
+    }
+}

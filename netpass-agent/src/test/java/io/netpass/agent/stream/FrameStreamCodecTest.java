@@ -1,0 +1,479 @@
+package io.netpass.agent.stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatIllegalArgumentException;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Field;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.reactivestreams.Subscription;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferFactory;
+import org.springframework.core.io.buffer.DefaultDataBufferFactory;
+
+import io.netpass.agent.capture.KeptFrame;
+import reactor.core.publisher.BaseSubscriber;
+import reactor.core.publisher.Flux;
+
+class FrameStreamCodecTest {
+
+    private static final HexFormat HEX = HexFormat.of();
+
+    private final TrackedBuffers buffers = new TrackedBuffers();
+    private final FrameStreamEncoder encoder = new FrameStreamEncoder();
+
+    @Test
+    void roundTripsManyFramesIncludingA65000ByteFrame() {
+        List<ForwardedFrame> frames = new ArrayList<>();
+        int[] lengths = {60, 1_514, 14, 65_000, 9_014, ForwardedFrame.MAX_FRAME_LENGTH, 64, 1_500};
+        for (int i = 0; i < 500; i++) {
+            frames.add(frame(10L + 3L * i, lengths[i % lengths.length], i % 7 == 0));
+        }
+        DataBufferFactory factory = buffers.factory();
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        List<ForwardedFrame> decoded = new ArrayList<>();
+
+        decoded.addAll(decoder.decode(encoder.header(factory)));
+        for (ForwardedFrame frame : frames) {
+            decoded.addAll(decoder.decode(encoder.encode(frame, factory)));
+        }
+        assertThat(decoder.ended()).isFalse();
+        decoded.addAll(decoder.decode(encoder.end(frames.size(), factory)));
+        decoder.finish();
+
+        assertThat(decoded).isEqualTo(frames);
+        assertThat(decoder.ended()).isTrue();
+        assertThat(decoder.lastSequence()).isEqualTo(10L + 3L * 499);
+        assertThat(buffers.handedOut()).isEqualTo(frames.size() + 2);
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void decodesTheSameFramesFromOneChunkAsFromOneChunkPerRecord() {
+        List<ForwardedFrame> frames = List.of(frame(0, 65_000, false), frame(1, 14, true), frame(7, 1_514, false));
+        EncodedStream stream = EncodedStream.of(frames);
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+
+        assertThat(decoder.decode(buffers.copyOf(stream.bytes()))).isEqualTo(frames);
+        assertThat(decoder.ended()).isTrue();
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void writesTheStreamHeaderAsMagicVersionFlagsAndReserved() {
+        assertThat(hex(encoder.header(DefaultDataBufferFactory.sharedInstance))).isEqualTo("4e50465301000000");
+    }
+
+    @Test
+    void writesRecordsBigEndianExactlyAsTheFormatDocumentShows() {
+        byte[] ethernetHeader = HEX.parseHex("ffffffffffff52540012345608" + "06");
+        ForwardedFrame frame = new ForwardedFrame(5, true, new byte[10], ethernetHeader);
+        DataBufferFactory factory = DefaultDataBufferFactory.sharedInstance;
+
+        assertThat(hex(encoder.encode(frame, factory)))
+                .isEqualTo("0101" + "0000" + "0000000e" + "0000000000000005" + "00".repeat(10) + "ffffffffffff"
+                        + "525400123456" + "0806");
+        assertThat(hex(encoder.end(1, factory))).isEqualTo("0200" + "0000" + "00000000" + "0000000000000001");
+    }
+
+    @Test
+    void encodesAKeptFrameExactlyLikeTheSameForwardedFrame() throws ReflectiveOperationException {
+        byte[] vnetHeader = HEX.parseHex("01000e004205220012ff");
+        byte[] bytes = frame(42, 3_000, true).frame();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment offHeap = arena.allocate(bytes.length);
+            offHeap.copyFrom(MemorySegment.ofArray(bytes));
+            KeptFrame kept = keptFrame(42, true, MemorySegment.ofArray(vnetHeader), offHeap);
+
+            assertThat(hex(encoder.encode(kept, DefaultDataBufferFactory.sharedInstance))).isEqualTo(
+                    hex(encoder.encode(new ForwardedFrame(42, true, vnetHeader, bytes),
+                            DefaultDataBufferFactory.sharedInstance)));
+        }
+    }
+
+    @Test
+    void refusesToEncodeWhatTheReceiverWouldReject() {
+        DataBufferFactory factory = buffers.factory();
+        MemorySegment tenBytes = MemorySegment.ofArray(new byte[10]);
+
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> encoder.encode(keptFrame(1, false, tenBytes, MemorySegment.ofArray(new byte[13])),
+                        factory))
+                .withMessage("frame 1 of 13 bytes, outside [14, 65600]");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> encoder.encode(keptFrame(1, false, tenBytes,
+                        MemorySegment.ofArray(new byte[65_601])), factory))
+                .withMessage("frame 1 of 65601 bytes, outside [14, 65600]");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> encoder.encode(keptFrame(1, false, MemorySegment.ofArray(new byte[9]),
+                        MemorySegment.ofArray(new byte[60])), factory))
+                .withMessage("vnet header of 9 bytes, expected 10");
+        assertThatIllegalArgumentException().isThrownBy(() -> encoder.end(-1, factory));
+        assertThat(buffers.handedOut()).isZero();
+    }
+
+    @Test
+    void forwardedFrameAcceptsOnlyWhatTheStreamCanCarry() {
+        byte[] vnetHeader = new byte[10];
+        assertThatIllegalArgumentException().isThrownBy(() -> new ForwardedFrame(-1, false, vnetHeader, new byte[60]))
+                .withMessage("sequence -1 is negative");
+        assertThatIllegalArgumentException().isThrownBy(() -> new ForwardedFrame(0, false, new byte[11], new byte[60]))
+                .withMessage("vnet header of 11 bytes, expected 10");
+        assertThatIllegalArgumentException().isThrownBy(() -> new ForwardedFrame(0, false, vnetHeader, new byte[13]))
+                .withMessage("frame of 13 bytes, outside [14, 65600]");
+        assertThatIllegalArgumentException()
+                .isThrownBy(() -> new ForwardedFrame(0, false, vnetHeader, new byte[65_601]));
+        assertThat(new ForwardedFrame(3, true, new byte[10], new byte[14]))
+                .isEqualTo(new ForwardedFrame(3, true, new byte[10], new byte[14]))
+                .hasSameHashCodeAs(new ForwardedFrame(3, true, new byte[10], new byte[14]))
+                .isNotEqualTo(new ForwardedFrame(3, false, new byte[10], new byte[14]));
+    }
+
+    @Test
+    void endsOnlyWithTheEndRecord() {
+        EncodedStream stream = EncodedStream.of(List.of(frame(0, 60, false), frame(1, 60, false)));
+        int endStart = stream.recordStarts().getLast();
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        assertThat(decoder.lastSequence()).isEqualTo(FrameStreamDecoder.NO_SEQUENCE);
+
+        assertThat(decoder.decode(buffers.copyOf(stream.bytes(), 0, endStart))).hasSize(2);
+        decoder.finish();
+        assertThat(decoder.ended()).isFalse();
+        assertThat(decoder.lastSequence()).isEqualTo(1);
+
+        assertThat(decoder.decode(buffers.copyOf(stream.bytes(), endStart, stream.bytes().length - 1))).isEmpty();
+        assertThat(decoder.ended()).isFalse();
+        assertThat(decoder.decode(buffers.copyOf(stream.bytes(), stream.bytes().length - 1, stream.bytes().length)))
+                .isEmpty();
+        assertThat(decoder.ended()).isTrue();
+        decoder.finish();
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void finishAcceptsARecordBoundaryButNotAStreamStoppedMidway() {
+        EncodedStream stream = EncodedStream.of(List.of(frame(0, 100, false)));
+
+        assertThat(finishAfter(stream, 0)).isNull();
+        assertThat(finishAfter(stream, 8)).isNull();
+        assertThat(finishAfter(stream, 8 + 16 + 10 + 100)).isNull();
+        assertThat(finishAfter(stream, 3)).hasMessage(
+                "stream stopped after 3 of the 8 stream header bytes at byte offset 3 of the stream");
+        assertThat(finishAfter(stream, 20)).hasMessage(
+                "stream stopped inside the record header that starts at byte offset 8 at byte offset 20 of the stream");
+        assertThat(finishAfter(stream, 8 + 16 + 10 + 50)).hasMessage("stream stopped inside the FRAME record that "
+                + "starts at byte offset 8, after 60 of its 110 body bytes at byte offset 84 of the stream");
+        assertThat(finishAfter(stream, 134 + 5)).hasMessage(
+                "stream stopped inside the record header that starts at byte offset 134 at byte offset 139 of the "
+                        + "stream");
+        buffers.assertAllReleased();
+    }
+
+    static Stream<Arguments> malformedStreams() {
+        // Two frames, numbered 5 and 9: header [0, 8), FRAME [8, 48), FRAME [48, 94), END [94, 110).
+        return Stream.of(
+                malformed("bad magic", bytes -> bytes[3] = 'X',
+                        "bad magic 0x4e504658, expected \"NPFS\"", 0),
+                malformed("unknown version", bytes -> bytes[4] = 2,
+                        "unsupported version 2, this receiver reads version 1", 4),
+                malformed("unknown stream flags", bytes -> bytes[5] = (byte) 0x80,
+                        "unknown stream flags 0x80", 5),
+                malformed("nonzero reserved bytes in the stream header", bytes -> bytes[7] = 1,
+                        "nonzero reserved bytes 0x0001 in the stream header", 6),
+                malformed("unknown record type", bytes -> bytes[8] = 3,
+                        "unknown record type 3", 8),
+                malformed("record type 0", bytes -> bytes[48] = 0,
+                        "unknown record type 0", 48),
+                malformed("unknown FRAME flags", bytes -> bytes[9] = 3,
+                        "unknown FRAME flags 0x03", 9),
+                malformed("nonzero reserved bytes in a record", bytes -> bytes[10] = 0x12,
+                        "nonzero reserved bytes 0x1200", 10),
+                malformed("frame length above the maximum", bytes -> putInt(bytes, 12, 65_601),
+                        "frame length 65601 outside [14, 65600]", 12),
+                malformed("frame length below an Ethernet header", bytes -> putInt(bytes, 12, 13),
+                        "frame length 13 outside [14, 65600]", 12),
+                malformed("frame length of 4 GiB", bytes -> putInt(bytes, 12, -1),
+                        "frame length 4294967295 outside [14, 65600]", 12),
+                malformed("sequence above 2^63-1", bytes -> putLong(bytes, 16, Long.MIN_VALUE),
+                        "sequence 9223372036854775808 above 2^63-1", 16),
+                malformed("repeated sequence", bytes -> putLong(bytes, 56, 5),
+                        "sequence 5 does not follow 5", 56),
+                malformed("decreasing sequence", bytes -> putLong(bytes, 56, 4),
+                        "sequence 4 does not follow 5", 56),
+                malformed("END record with a FRAME type", bytes -> bytes[94] = 1,
+                        "frame length 0 outside [14, 65600]", 98),
+                malformed("unknown END flags", bytes -> bytes[95] = 1,
+                        "unknown END flags 0x01", 95),
+                malformed("nonzero reserved bytes in the END record", bytes -> bytes[97] = 1,
+                        "nonzero reserved bytes 0x0001", 96),
+                malformed("END record with a length", bytes -> putInt(bytes, 98, 14),
+                        "END record with frame length 14, expected 0", 98),
+                malformed("END record counting the wrong number of frames", bytes -> putLong(bytes, 102, 3),
+                        "END record counts 3 frames but the stream carried 2", 102));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("malformedStreams")
+    void rejectsMalformedStreamsSayingWhatAndWhere(String problem, Consumer<byte[]> corruption, String message,
+            long offset) {
+        byte[] bytes = twoFrameStream().bytes().clone();
+        corruption.accept(bytes);
+
+        for (int chunkLength : new int[] {bytes.length, 1, 7}) {
+            FrameStreamDecoder decoder = new FrameStreamDecoder();
+            assertThatThrownBy(() -> decodeInChunks(decoder, bytes, chunkLength))
+                    .isInstanceOf(MalformedFrameStreamException.class)
+                    .hasMessage(message + " at byte offset " + offset + " of the stream")
+                    .satisfies(e -> assertThat(((MalformedFrameStreamException) e).streamOffset()).isEqualTo(offset));
+        }
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void rejectsDataAfterTheEndRecord() {
+        byte[] stream = twoFrameStream().bytes();
+        byte[] withTrailer = Arrays.copyOf(stream, stream.length + 1);
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+
+        assertThatThrownBy(() -> decoder.decode(buffers.copyOf(withTrailer)))
+                .isInstanceOf(MalformedFrameStreamException.class)
+                .hasMessage("data after the END record at byte offset 110 of the stream");
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void rejectsAnOversizedRecordFromItsHeaderAlone() {
+        byte[] stream = twoFrameStream().bytes().clone();
+        putInt(stream, 12, Integer.MAX_VALUE);
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        decoder.decode(buffers.copyOf(stream, 0, 8));
+
+        assertThatThrownBy(() -> decoder.decode(buffers.copyOf(stream, 8, 8 + 16)))
+                .isInstanceOf(MalformedFrameStreamException.class)
+                .hasMessage("frame length 2147483647 outside [14, 65600] at byte offset 12 of the stream");
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void deliversTheFramesBeforeAMalformedRecordOfTheSameChunk() {
+        byte[] stream = twoFrameStream().bytes().clone();
+        putLong(stream, 56, 2);
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        List<ForwardedFrame> delivered = new ArrayList<>();
+
+        assertThatThrownBy(() -> decoder.decode(buffers.copyOf(stream), delivered::add))
+                .isInstanceOf(MalformedFrameStreamException.class);
+        assertThat(delivered).containsExactly(twoFrameStream().frames().getFirst());
+        assertThat(decoder.lastSequence()).isEqualTo(5);
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void keepsRejectingAndReleasingAfterAnError() {
+        byte[] stream = twoFrameStream().bytes().clone();
+        stream[0] = 0;
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        assertThatThrownBy(() -> decoder.decode(buffers.copyOf(stream, 0, 20)))
+                .isInstanceOf(MalformedFrameStreamException.class);
+
+        assertThatThrownBy(() -> decoder.decode(buffers.copyOf(stream, 20, 40)))
+                .isInstanceOf(MalformedFrameStreamException.class)
+                .hasMessage("stream already rejected at byte offset 0 of the stream")
+                .cause().hasMessageStartingWith("bad magic");
+        assertThatThrownBy(decoder::finish).isInstanceOf(MalformedFrameStreamException.class);
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void decodesABodyAndCompletesAfterItsEndRecord() {
+        EncodedStream stream = EncodedStream.of(IntStream.range(0, 50).mapToObj(i -> frame(i, 100 + i, false)).toList());
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+
+        List<ForwardedFrame> decoded = decoder.decode(body(stream.bytes(), 33)).collectList().block();
+
+        assertThat(decoded).isEqualTo(stream.frames());
+        assertThat(decoder.ended()).isTrue();
+        assertThat(decoder.lastSequence()).isEqualTo(49);
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void failsAsCutWhenTheBodyCompletesWithoutAnEndRecord() {
+        EncodedStream stream = EncodedStream.of(List.of(frame(0, 60, false), frame(1, 60, false)), false);
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        List<ForwardedFrame> received = new ArrayList<>();
+
+        assertThatThrownBy(() -> decoder.decode(body(stream.bytes(), 5)).doOnNext(received::add).blockLast())
+                .isInstanceOf(MalformedFrameStreamException.class)
+                .hasMessage("stream closed before its END record (cut connection?) at byte offset 180 of the stream");
+        assertThat(received).isEqualTo(stream.frames());
+        assertThat(decoder.lastSequence()).isEqualTo(1);
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void failsWhenTheBodyCompletesInsideARecord() {
+        byte[] stream = Arrays.copyOf(twoFrameStream().bytes(), 60);
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+
+        assertThatThrownBy(() -> decoder.decode(body(stream, 16)).blockLast())
+                .isInstanceOf(MalformedFrameStreamException.class)
+                .hasMessageStartingWith("stream stopped inside the record header that starts at byte offset 48");
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void emitsTheFramesBeforeAMalformedRecordThenFails() {
+        byte[] stream = twoFrameStream().bytes().clone();
+        putLong(stream, 56, 5);
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        List<ForwardedFrame> received = new ArrayList<>();
+
+        assertThatThrownBy(() -> decoder.decode(body(stream, stream.length)).doOnNext(received::add).blockLast())
+                .isInstanceOf(MalformedFrameStreamException.class)
+                .hasMessage("sequence 5 does not follow 5 at byte offset 56 of the stream");
+        assertThat(received).containsExactly(twoFrameStream().frames().getFirst());
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void releasesQueuedChunksWhenTheReceiverCancels() {
+        EncodedStream stream = EncodedStream.of(IntStream.range(0, 20).mapToObj(i -> frame(i, 200, false)).toList());
+
+        List<ForwardedFrame> firstTwo = new FrameStreamDecoder().decode(body(stream.bytes(), 3)).take(2)
+                .collectList().block();
+
+        assertThat(firstTwo).isEqualTo(stream.frames().subList(0, 2));
+        assertThat(buffers.handedOut()).isLessThan(stream.bytes().length / 3);
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void pullsChunksOnlyAsFramesAreRequested() {
+        EncodedStream stream = EncodedStream.of(IntStream.range(0, 1_000).mapToObj(i -> frame(i, 100, false)).toList());
+        AtomicInteger requestedFrames = new AtomicInteger();
+        List<ForwardedFrame> received = new ArrayList<>();
+        BaseSubscriber<ForwardedFrame> oneAtATime = new BaseSubscriber<>() {
+            @Override
+            protected void hookOnSubscribe(Subscription subscription) {
+                requestedFrames.incrementAndGet();
+                request(1);
+            }
+
+            @Override
+            protected void hookOnNext(ForwardedFrame frame) {
+                received.add(frame);
+                if (received.size() < 3) {
+                    requestedFrames.incrementAndGet();
+                    request(1);
+                }
+            }
+        };
+
+        new FrameStreamDecoder().decode(body(stream.bytes(), 126)).subscribe(oneAtATime);
+
+        assertThat(received).isEqualTo(stream.frames().subList(0, 3));
+        assertThat(buffers.handedOut()).as("chunks pulled for %d frames", requestedFrames.get())
+                .isLessThanOrEqualTo(64);
+        oneAtATime.cancel();
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void decodesASingleBody() {
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        decoder.decode(body(twoFrameStream().bytes(), 10)).blockLast();
+
+        assertThatThrownBy(() -> decoder.decode(body(twoFrameStream().bytes(), 10)).blockLast())
+                .isInstanceOf(IllegalStateException.class);
+        buffers.assertAllReleased();
+    }
+
+    private Flux<DataBuffer> body(byte[] stream, int chunkLength) {
+        return Flux.range(0, (stream.length + chunkLength - 1) / chunkLength)
+                .map(i -> buffers.copyOf(stream, i * chunkLength, Math.min(stream.length, (i + 1) * chunkLength)));
+    }
+
+    private void decodeInChunks(FrameStreamDecoder decoder, byte[] stream, int chunkLength) {
+        for (int from = 0; from < stream.length; from += chunkLength) {
+            decoder.decode(buffers.copyOf(stream, from, Math.min(stream.length, from + chunkLength)));
+        }
+        decoder.finish();
+    }
+
+    private MalformedFrameStreamException finishAfter(EncodedStream stream, int length) {
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        decoder.decode(buffers.copyOf(stream.bytes(), 0, length));
+        try {
+            decoder.finish();
+            return null;
+        } catch (MalformedFrameStreamException e) {
+            return e;
+        }
+    }
+
+    private static EncodedStream twoFrameStream() {
+        return EncodedStream.of(List.of(frame(5, 14, true), frame(9, 20, false)));
+    }
+
+    private static Arguments malformed(String problem, Consumer<byte[]> corruption, String message, long offset) {
+        return Arguments.of(problem, corruption, message, offset);
+    }
+
+    private static void putInt(byte[] bytes, int offset, int value) {
+        ByteBuffer.wrap(bytes).putInt(offset, value);
+    }
+
+    private static void putLong(byte[] bytes, int offset, long value) {
+        ByteBuffer.wrap(bytes).putLong(offset, value);
+    }
+
+    private static ForwardedFrame frame(long sequence, int length, boolean droppedByTap) {
+        byte[] vnetHeader = new byte[10];
+        vnetHeader[0] = (byte) sequence;
+        byte[] bytes = new byte[length];
+        for (int i = 0; i < length; i++) {
+            bytes[i] = (byte) (sequence * 31 + i);
+        }
+        return new ForwardedFrame(sequence, droppedByTap, vnetHeader, bytes);
+    }
+
+    private static String hex(DataBuffer buffer) {
+        return HEX.formatHex(EncodedStream.bytesOf(buffer));
+    }
+
+    /** The capture package offers no way to make a {@link KeptFrame} outside its buffer, so this reaches in. */
+    private static KeptFrame keptFrame(long sequence, boolean droppedByTap, MemorySegment vnetHeader,
+            MemorySegment frame) throws ReflectiveOperationException {
+        Constructor<KeptFrame> constructor = KeptFrame.class.getDeclaredConstructor();
+        constructor.setAccessible(true);
+        KeptFrame kept = constructor.newInstance();
+        set(kept, "sequence", sequence);
+        set(kept, "droppedByTap", droppedByTap);
+        set(kept, "vnetHeader", vnetHeader);
+        set(kept, "frame", frame);
+        return kept;
+    }
+
+    private static void set(KeptFrame kept, String name, Object value) throws ReflectiveOperationException {
+        Field field = KeptFrame.class.getDeclaredField(name);
+        field.setAccessible(true);
+        field.set(kept, value);
+    }
+}
