@@ -1,0 +1,65 @@
+package io.netpass.agent;
+
+import java.util.Objects;
+
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+import io.netpass.agent.capture.ArmedTaps;
+import io.netpass.agent.capture.CaptureProperties;
+import io.netpass.agent.migration.ForwardingProperties;
+import io.netpass.agent.metrics.AgentMeters;
+import io.netpass.agent.migration.MigrationSessions;
+import io.netpass.agent.security.AgentSecurityProperties;
+import io.netpass.agent.security.BearerTokenFilter;
+import io.netpass.agent.security.TapPolicy;
+import io.netpass.agent.security.TokenFile;
+import io.netpass.agent.stream.PeerClient;
+
+/** Wires the agent's parts together. */
+@Configuration(proxyBeanMethods = false)
+class AgentConfiguration {
+
+    @Bean
+    ArmedTaps armedTaps(CaptureProperties capture) {
+        return new ArmedTaps(capture);
+    }
+
+    @Bean
+    TokenFile controllerTokens(AgentSecurityProperties security) {
+        return new TokenFile(Objects.requireNonNull(security.controllerTokenFile(),
+                "netpass.agent.security.controller-token-file is required"), security.tokenRefresh());
+    }
+
+    @Bean
+    TokenFile peerTokens(AgentSecurityProperties security) {
+        return new TokenFile(Objects.requireNonNull(security.peerTokenFile(),
+                "netpass.agent.security.peer-token-file is required"), security.tokenRefresh());
+    }
+
+    @Bean
+    BearerTokenFilter bearerTokenFilter(TokenFile controllerTokens, TokenFile peerTokens) {
+        return new BearerTokenFilter(controllerTokens, peerTokens);
+    }
+
+    @Bean
+    TapPolicy tapPolicy(AgentSecurityProperties security) {
+        return new TapPolicy(security);
+    }
+
+    @Bean
+    PeerClient peerClient(TokenFile peerTokens) {
+        return new PeerClient(peerTokens::first);
+    }
+
+    @Bean
+    AgentMeters agentMeters(MigrationSessions sessions) {
+        return new AgentMeters(sessions);
+    }
+
+    @Bean(destroyMethod = "close")
+    MigrationSessions migrationSessions(ArmedTaps taps, CaptureProperties capture, ForwardingProperties forwarding,
+            PeerClient peers) {
+        return new MigrationSessions(taps, capture, forwarding, peers);
+    }
+}

@@ -1,0 +1,23 @@
+package io.netpass.agent.api;
+
+import java.util.List;
+
+import jakarta.validation.constraints.NotEmpty;
+import jakarta.validation.constraints.NotNull;
+import jakarta.validation.constraints.Pattern;
+import jakarta.validation.constraints.Size;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Arms the source side of a migration.
+ *
+ * @param tap the VM's tap interface
+ * @param namespace the network namespace the tap is in; absent for the agent's own
+ * @param vmMacs the MAC addresses of the VM's NICs on this tap
+ */
+public record ArmSourceRequest(
+        @NotNull @Pattern(regexp = ApiPatterns.INTERFACE) String tap,
+        @Nullable @Size(max = 256) @Pattern(regexp = ApiPatterns.NAMESPACE) String namespace,
+        @NotNull @NotEmpty @Size(max = 16) List<@NotNull @Pattern(regexp = ApiPatterns.MAC) String> vmMacs) {
+}

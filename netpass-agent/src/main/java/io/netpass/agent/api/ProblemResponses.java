@@ -1,0 +1,99 @@
+package io.netpass.agent.api;
+
+import java.net.URI;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.ProblemDetail;
+import org.springframework.web.bind.annotation.ExceptionHandler;
+import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.reactive.result.method.annotation.ResponseEntityExceptionHandler;
+
+import io.netpass.agent.capture.TapAlreadyArmedException;
+import io.netpass.agent.linux.InterfaceNotFoundException;
+import io.netpass.agent.linux.NativeCallException;
+import io.netpass.agent.linux.NotANetworkNamespaceException;
+import io.netpass.agent.linux.NotATapException;
+import io.netpass.agent.migration.SessionConflictException;
+import io.netpass.agent.migration.SessionFinishedException;
+import io.netpass.agent.migration.SessionNotFoundException;
+import io.netpass.agent.security.TapNotAllowedException;
+
+/**
+ * Maps every error to RFC 9457 problem+json, once. Problem types are {@code urn:netpass:problem:NAME}, listed in
+ * docs/problems.md. Callers never see a stack trace; unexpected errors are logged here.
+ */
+@RestControllerAdvice
+public class ProblemResponses extends ResponseEntityExceptionHandler {
+
+    private static final Logger log = LoggerFactory.getLogger(ProblemResponses.class);
+
+    @ExceptionHandler(NotANetworkNamespaceException.class)
+    ProblemDetail notANamespace(NotANetworkNamespaceException e) {
+        return problem(HttpStatus.UNPROCESSABLE_CONTENT, "not-a-network-namespace", "Not a network namespace", e);
+    }
+
+    @ExceptionHandler(InterfaceNotFoundException.class)
+    ProblemDetail interfaceNotFound(InterfaceNotFoundException e) {
+        return problem(HttpStatus.UNPROCESSABLE_CONTENT, "interface-not-found", "No such interface", e);
+    }
+
+    @ExceptionHandler(NotATapException.class)
+    ProblemDetail notATap(NotATapException e) {
+        return problem(HttpStatus.UNPROCESSABLE_CONTENT, "not-a-tap", "Not a tap", e);
+    }
+
+    @ExceptionHandler(TapNotAllowedException.class)
+    ProblemDetail notAllowed(TapNotAllowedException e) {
+        return problem(HttpStatus.FORBIDDEN, "tap-not-allowed", "Interface or namespace not allowed", e);
+    }
+
+    @ExceptionHandler(TapAlreadyArmedException.class)
+    ProblemDetail alreadyArmed(TapAlreadyArmedException e) {
+        return problem(HttpStatus.CONFLICT, "tap-already-armed", "Tap already armed", e);
+    }
+
+    @ExceptionHandler(SessionConflictException.class)
+    ProblemDetail conflict(SessionConflictException e) {
+        return problem(HttpStatus.CONFLICT, "session-conflict", "Session armed differently", e);
+    }
+
+    @ExceptionHandler(SessionFinishedException.class)
+    ProblemDetail finished(SessionFinishedException e) {
+        return problem(HttpStatus.CONFLICT, "session-finished", "Session finished", e);
+    }
+
+    @ExceptionHandler(SessionNotFoundException.class)
+    ProblemDetail notFound(SessionNotFoundException e) {
+        return problem(HttpStatus.NOT_FOUND, "session-not-found", "No such session", e);
+    }
+
+    @ExceptionHandler(IllegalArgumentException.class)
+    ProblemDetail badArgument(IllegalArgumentException e) {
+        return problem(HttpStatus.BAD_REQUEST, "bad-request", "Bad request", e);
+    }
+
+    @ExceptionHandler(NativeCallException.class)
+    ProblemDetail nativeCall(NativeCallException e) {
+        log.error("native call failed: {}", e.getMessage());
+        return problem(HttpStatus.INTERNAL_SERVER_ERROR, "native-call-failed", "A Linux call failed", e);
+    }
+
+    @ExceptionHandler(Exception.class)
+    ProblemDetail unexpected(Exception e) {
+        log.error("unexpected error", e);
+        ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatus.INTERNAL_SERVER_ERROR,
+                "The agent failed unexpectedly; its log has the details.");
+        problem.setType(URI.create("urn:netpass:problem:internal-error"));
+        problem.setTitle("Internal error");
+        return problem;
+    }
+
+    private static ProblemDetail problem(HttpStatus status, String type, String title, Exception e) {
+        ProblemDetail problem = ProblemDetail.forStatusAndDetail(status, e.getMessage());
+        problem.setType(URI.create("urn:netpass:problem:" + type));
+        problem.setTitle(title);
+        return problem;
+    }
+}

@@ -1,0 +1,289 @@
+package io.netpass.agent.migration;
+
+import java.lang.foreign.MemorySegment;
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferUtils;
+
+import io.netpass.agent.capture.CaptureProperties;
+import io.netpass.agent.capture.TapLocation;
+import io.netpass.agent.capture.TapWatch;
+import io.netpass.agent.inject.InjectionReport;
+import io.netpass.agent.inject.TapInjector;
+import io.netpass.agent.stream.ForwardedFrame;
+import io.netpass.agent.stream.FrameStreamDecoder;
+import io.netpass.agent.stream.PeerClient;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Scheduler;
+import reactor.util.retry.Retry;
+
+/**
+ * The destination side of a migration: watches the VM's tap until the VM runs, then pulls the source's kept frames
+ * and injects them in order. A broken stream is reopened after the last injected frame, so nothing is lost or
+ * injected twice.
+ */
+public final class DestinationSession {
+
+    private static final Logger log = LoggerFactory.getLogger(DestinationSession.class);
+    private static final int DEFAULT_BURST = 4096;
+
+    private final String migrationId;
+    private final TapLocation location;
+    private final URI sourceAgent;
+    private final PeerClient peers;
+    private final ForwardingProperties properties;
+    private final Scheduler injectionScheduler;
+    private final TapWatch watch;
+    private final Instant armedAt = Instant.now();
+    private final AtomicBoolean pulling = new AtomicBoolean();
+    private final AtomicLong injectedFrames = new AtomicLong();
+    private final AtomicLong injectedBytes = new AtomicLong();
+    private final AtomicLong injectionFailures = new AtomicLong();
+    private final AtomicLong skippedAlreadyDelivered = new AtomicLong();
+    private final AtomicLong reconnects = new AtomicLong();
+    private volatile SessionState state = SessionState.ARMED;
+    private volatile long lastInjected = FrameStreamDecoder.NO_SEQUENCE;
+    private volatile long releaseSequence = -1;
+    private volatile long vmRunningNanos;
+    private volatile @Nullable Instant vmRunningAt;
+    private volatile long firstInjectionNanos;
+    private volatile long burstInjectedNanos;
+    private volatile @Nullable String failure;
+    private volatile @Nullable Disposable pull;
+    private @Nullable TapInjector injector;
+    private final java.util.function.Consumer<DestinationSession> onCompleted;
+
+    DestinationSession(String migrationId, TapLocation location, List<String> vmMacs, URI sourceAgent,
+            PeerClient peers, ForwardingProperties properties, CaptureProperties captureProperties,
+            Scheduler injectionScheduler, java.util.function.Consumer<DestinationSession> onCompleted) {
+        this.onCompleted = onCompleted;
+        this.migrationId = migrationId;
+        this.location = location;
+        this.sourceAgent = sourceAgent;
+        this.peers = peers;
+        this.properties = properties;
+        this.injectionScheduler = injectionScheduler;
+        this.watch = TapWatch.start(location, vmMacs, captureProperties, this::vmRunning);
+    }
+
+    private void vmRunning(long nanos) {
+        vmRunningNanos = nanos;
+        vmRunningAt = Instant.now();
+        log.info("{}: destination VM runs on {}", migrationId, location);
+        startPulling();
+    }
+
+    /** Pulls now, for orchestrators that report the destination running before its first frame is seen. */
+    void destinationResumed() {
+        if (vmRunningNanos == 0) {
+            vmRunning(System.nanoTime());
+        }
+    }
+
+    private void startPulling() {
+        if (state != SessionState.ARMED || !pulling.compareAndSet(false, true)) {
+            return;
+        }
+        state = SessionState.FORWARDING;
+        pull = Flux.defer(this::pullOnce)
+                .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofMillis(5))
+                        .maxBackoff(Duration.ofMillis(200))
+                        .filter(error -> state == SessionState.FORWARDING
+                                && System.nanoTime() - vmRunningNanos < properties.reconnectWindow().toNanos())
+                        .doBeforeRetry(signal -> {
+                            reconnects.incrementAndGet();
+                            log.info("{}: frame stream broke ({}); resuming after {}", migrationId,
+                                    signal.failure().getMessage(), lastInjected);
+                        }))
+                .subscribe(null, this::pullFailed, this::pullCompleted);
+    }
+
+    /** One request: frames after the last injected one, decoded and injected chunk by chunk. */
+    private Flux<Void> pullOnce() {
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        return peers.frames(sourceAgent, migrationId, lastInjected)
+                .flatMapMany(response -> {
+                    if (response.releaseSequence() >= 0) {
+                        releaseSequence = response.releaseSequence();
+                    }
+                    prepareInjector(response.keptFrames());
+                    return response.body();
+                })
+                .publishOn(injectionScheduler, 4)
+                .concatMap(chunk -> {
+                    inject(decoder.decode(chunk));
+                    return Mono.<Void>empty();
+                })
+                .doOnDiscard(DataBuffer.class, DataBufferUtils::release)
+                .concatWith(Mono.defer(() -> {
+                    decoder.finish();
+                    return decoder.ended() ? Mono.empty()
+                            : Mono.error(new IllegalStateException("stream ended without END record"));
+                }));
+    }
+
+    private synchronized void prepareInjector(long keptFrames) {
+        int burst = keptFrames > 0 ? (int) Math.min(keptFrames + 64, Integer.MAX_VALUE) : DEFAULT_BURST;
+        if (injector == null) {
+            injector = TapInjector.open(location, burst, properties.injectionRingRestoreTimeout());
+        } else {
+            injector.growRing(burst);
+        }
+    }
+
+    private synchronized void inject(List<ForwardedFrame> frames) {
+        TapInjector target = injector;
+        if (target == null || frames.isEmpty()) {
+            return;
+        }
+        long burstEnd = releaseSequence;
+        boolean burstDone = false;
+        for (ForwardedFrame frame : frames) {
+            if (frame.sequence() <= lastInjected) {
+                continue;
+            }
+            MemorySegment bytes = MemorySegment.ofArray(frame.frame());
+            if (watch.alreadyDelivered(bytes)) {
+                skippedAlreadyDelivered.incrementAndGet();
+            } else {
+                target.inject(frame.sequence(), MemorySegment.ofArray(frame.vnetHeader()), bytes);
+            }
+            lastInjected = frame.sequence();
+            burstDone |= burstEnd >= 0 && frame.sequence() >= burstEnd;
+        }
+        target.flush();
+        InjectionReport report = target.report();
+        long now = System.nanoTime();
+        if (firstInjectionNanos == 0 && report.injectedFrames() > 0) {
+            firstInjectionNanos = now;
+        }
+        if (burstDone && burstInjectedNanos == 0) {
+            burstInjectedNanos = now;
+        }
+        injectedFrames.set(report.injectedFrames());
+        injectedBytes.set(report.injectedBytes());
+        injectionFailures.set(report.failedFrames());
+    }
+
+    private void pullCompleted() {
+        state = SessionState.COMPLETED;
+        if (burstInjectedNanos == 0) {
+            burstInjectedNanos = firstInjectionNanos;
+        }
+        log.info("{}: injected {} frames ({} failed, {} already delivered directly)", migrationId,
+                injectedFrames.get(), injectionFailures.get(), skippedAlreadyDelivered.get());
+        onCompleted.accept(this);
+        closeInjectorLater();
+    }
+
+    private void pullFailed(Throwable error) {
+        if (state == SessionState.FORWARDING) {
+            state = SessionState.FAILED;
+            failure = error.getMessage();
+            log.warn("{}: forwarding failed: {}", migrationId, error.getMessage());
+        }
+        closeInjectorLater();
+    }
+
+    /** Restoring the tap's ring waits for the VM to read the burst, so it runs off the injection thread. */
+    private void closeInjectorLater() {
+        Thread.ofVirtual().name("restore-ring-" + migrationId).start(this::closeInjector);
+    }
+
+    private synchronized void closeInjector() {
+        if (injector != null) {
+            injector.close();
+            injector = null;
+        }
+        watch.close();
+    }
+
+    void abort(String reason) {
+        if (!state.finished()) {
+            state = SessionState.ABORTED;
+            failure = reason;
+        }
+        Disposable running = pull;
+        if (running != null) {
+            running.dispose();
+        }
+    }
+
+    void close() {
+        abort("disarmed");
+        closeInjector();
+    }
+
+    public String migrationId() {
+        return migrationId;
+    }
+
+    public TapLocation location() {
+        return location;
+    }
+
+    public URI sourceAgent() {
+        return sourceAgent;
+    }
+
+    public SessionState state() {
+        return state;
+    }
+
+    public Instant armedAt() {
+        return armedAt;
+    }
+
+    public @Nullable Instant vmRunningAt() {
+        return vmRunningAt;
+    }
+
+    public @Nullable String failure() {
+        return failure;
+    }
+
+    public long injectedFrames() {
+        return injectedFrames.get();
+    }
+
+    public long injectedBytes() {
+        return injectedBytes.get();
+    }
+
+    public long injectionFailures() {
+        return injectionFailures.get();
+    }
+
+    public long skippedAlreadyDelivered() {
+        return skippedAlreadyDelivered.get();
+    }
+
+    public long reconnects() {
+        return reconnects.get();
+    }
+
+    public long lastInjectedSequence() {
+        return lastInjected;
+    }
+
+    /** Nanoseconds from the VM seen running to the first injected frame; -1 if none yet. */
+    public long releaseToFirstInjectionNanos() {
+        return firstInjectionNanos == 0 ? -1 : firstInjectionNanos - vmRunningNanos;
+    }
+
+    /** Nanoseconds from the VM seen running to the last frame kept at release injected; -1 if not yet. */
+    public long releaseToBurstInjectedNanos() {
+        return burstInjectedNanos == 0 ? -1 : burstInjectedNanos - vmRunningNanos;
+    }
+}

@@ -1,0 +1,43 @@
+package io.netpass.agent.migration;
+
+import java.time.Duration;
+
+import jakarta.validation.constraints.Min;
+import jakarta.validation.constraints.NotNull;
+
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * How kept frames travel from source to destination ({@code netpass.agent.forwarding.*}).
+ *
+ * @param quietPeriod after release, the source keeps forwarding frames that still reach it (the network has not
+ *     re-learned the VM's place yet) and ends the stream once none has arrived for this long. Default 300ms: QEMU's
+ *     second self-announce leaves ≈ 50 ms after resume, the guest's own ARP 20–95 ms.
+ * @param deadline the source ends the stream this long after release whatever still arrives. Default 3s.
+ * @param batchFrames frames per chunk of the stream. Default 256.
+ * @param reconnectWindow how long the destination keeps retrying a broken stream, resuming after the last frame it
+ *     injected. Default 10s.
+ * @param readsAccountedTimeout at release, how long the source waits for the tap's last reads to be matched, so that
+ *     no frame the VM read is forwarded. Default 200ms.
+ * @param injectionRingRestoreTimeout how long the destination waits for its VM to read an injected burst before it
+ *     shrinks the tap's ring back. Default 10s.
+ * @param armedTimeout a session not released within this time is disarmed and reported. Default 30m.
+ */
+@ConfigurationProperties("netpass.agent.forwarding")
+@Validated
+public record ForwardingProperties(
+        @NotNull @DefaultValue("300ms") Duration quietPeriod,
+        @NotNull @DefaultValue("3s") Duration deadline,
+        @Min(1) @DefaultValue("256") int batchFrames,
+        @NotNull @DefaultValue("10s") Duration reconnectWindow,
+        @NotNull @DefaultValue("200ms") Duration readsAccountedTimeout,
+        @NotNull @DefaultValue("10s") Duration injectionRingRestoreTimeout,
+        @NotNull @DefaultValue("30m") Duration armedTimeout) {
+
+    public static ForwardingProperties defaults() {
+        return new ForwardingProperties(Duration.ofMillis(300), Duration.ofSeconds(3), 256, Duration.ofSeconds(10),
+                Duration.ofMillis(200), Duration.ofSeconds(10), Duration.ofMinutes(30));
+    }
+}
