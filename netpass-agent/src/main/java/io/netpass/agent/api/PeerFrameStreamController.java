@@ -5,13 +5,12 @@ import jakarta.validation.constraints.Pattern;
 
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferUtils;
-import org.springframework.http.HttpHeaders;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
-import org.springframework.web.server.ServerWebExchange;
+import org.springframework.http.server.reactive.ServerHttpResponse;
 
 import io.netpass.agent.migration.MigrationSessions;
 import io.netpass.agent.migration.SourceSession;
@@ -30,21 +29,33 @@ public class PeerFrameStreamController {
         this.sessions = sessions;
     }
 
+    /** Lets a destination agent open its connection and check its token before it needs them. */
+    @GetMapping("/v1/peer/ping")
+    public ResponseEntity<Void> ping() {
+        return ResponseEntity.noContent().build();
+    }
+
+    /**
+     * Streams the kept frames. Each chunk is flushed as it is produced: the destination injects while the source is
+     * still forwarding, and a chunk must not wait for the stream's end.
+     */
     @GetMapping(path = "/v1/peer/migrations/{migrationId}/frames", produces = "application/vnd.netpass.frame-stream.v1")
-    public Mono<ResponseEntity<Flux<DataBuffer>>> frames(
-            @PathVariable @Pattern(regexp = ApiPatterns.MIGRATION_ID) String migrationId,
-            @RequestParam(defaultValue = "-1") @Min(-1) long after, ServerWebExchange exchange) {
+    public Mono<Void> frames(@PathVariable @Pattern(regexp = ApiPatterns.MIGRATION_ID) String migrationId,
+            @RequestParam(defaultValue = "-1") @Min(-1) long after, ServerHttpResponse response) {
         SourceSession session = sessions.source(migrationId);
-        Flux<DataBuffer> body = session.frames(after, exchange.getResponse().bufferFactory());
-        // The release (matching the tap's last reads) blocks briefly, so the headers that depend on it are computed
-        // off the event loop before the response starts.
+        // The release (matching the tap's last reads) blocks briefly, so it runs off the event loop before the
+        // headers that depend on it are sent.
         return Mono.fromCallable(() -> {
             session.releaseNow();
-            HttpHeaders headers = new HttpHeaders();
-            headers.set(PeerClient.RELEASE_SEQUENCE_HEADER, Long.toString(session.releaseSequence()));
-            headers.set(PeerClient.KEPT_FRAMES_HEADER, Long.toString(session.captureStatus().keptFrames()));
-            return ResponseEntity.ok().headers(headers).contentType(PeerClient.FRAME_STREAM)
-                    .body(body.doOnDiscard(DataBuffer.class, DataBufferUtils::release));
-        }).subscribeOn(Schedulers.boundedElastic());
+            return session;
+        }).subscribeOn(Schedulers.boundedElastic()).flatMap(released -> {
+            response.getHeaders().setContentType(PeerClient.FRAME_STREAM);
+            response.getHeaders().set(PeerClient.RELEASE_SEQUENCE_HEADER, Long.toString(released.releaseSequence()));
+            response.getHeaders().set(PeerClient.KEPT_FRAMES_HEADER,
+                    Long.toString(released.captureStatus().keptFrames()));
+            Flux<DataBuffer> body = released.frames(after, response.bufferFactory())
+                    .doOnDiscard(DataBuffer.class, DataBufferUtils::release);
+            return response.writeAndFlushWith(body.map(Mono::just));
+        });
     }
 }

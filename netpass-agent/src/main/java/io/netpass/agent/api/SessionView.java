@@ -51,6 +51,7 @@ public record SessionView(
         counters.put("keptTapDrops", status.keptTapDrops());
         counters.put("forwardedFrames", session.forwardedFrames());
         counters.put("forwardedBytes", session.forwardedBytes());
+        counters.put("forwardedHeldFrames", session.forwardedHeldFrames());
         for (DropReason reason : DropReason.values()) {
             counters.put("dropped." + reason.tag(), status.drops(reason));
         }

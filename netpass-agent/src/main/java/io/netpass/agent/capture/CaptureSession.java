@@ -49,7 +49,6 @@ public final class CaptureSession implements AutoCloseable {
     private final CaptureRing ring;
     private final KeptFrames kept;
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition framesAdded = lock.newCondition();
     private final Condition reconciled = lock.newCondition();
     private final ArrayDeque<CounterSample> pendingSamples = new ArrayDeque<>();
     private final EnumMap<DropReason, Long> drops = new EnumMap<>(DropReason.class);
@@ -215,9 +214,7 @@ public final class CaptureSession implements AutoCloseable {
     private void drainAndReconcile(boolean finalPass) {
         lock.lock();
         try {
-            if (ring.drain(this::onFrame) > 0) {
-                framesAdded.signalAll();
-            }
+            ring.drain(this::onFrame);
             long now = System.nanoTime();
             while (!pendingSamples.isEmpty()) {
                 CounterSample sample = pendingSamples.peek();
@@ -233,7 +230,9 @@ public final class CaptureSession implements AutoCloseable {
                 }
             }
             long ringDrops = ring.statistics().drops();
-            if (ringDrops > 0) {
+            if (ringDrops > drops.getOrDefault(DropReason.CAPTURE_RING_FULL, 0L)) {
+                log.warn("{}: the capture ring overflowed ({} frames so far); counting is no longer exact", location,
+                        ringDrops);
                 drops.put(DropReason.CAPTURE_RING_FULL, ringDrops);
                 exactSinceArm = false;
             }
@@ -394,6 +393,21 @@ public final class CaptureSession implements AutoCloseable {
         }
     }
 
+    /**
+     * Hands the last frame the VM read to {@code reader} if the oldest kept frame directly follows it: the frame a
+     * QEMU reads after its VM stopped and then holds in its own queue (see {@link KeptFrames#readLastRead}).
+     *
+     * @return whether there was such a frame
+     */
+    public boolean readLastRead(KeptFrameReader reader) {
+        lock.lock();
+        try {
+            return !closed && kept.readLastRead(reader);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Lets go of the kept frames numbered up to {@code sequence}: they reached the destination. */
     public void acknowledge(long sequence) {
         lock.lock();
@@ -407,7 +421,8 @@ public final class CaptureSession implements AutoCloseable {
     }
 
     /**
-     * Waits up to {@code timeout} for a kept frame numbered after {@code afterSequence}.
+     * Waits up to {@code timeout} for a kept frame numbered after {@code afterSequence} that a counter sample has
+     * covered, so that it can be forwarded.
      *
      * @return whether there is one
      */
@@ -415,11 +430,11 @@ public final class CaptureSession implements AutoCloseable {
         long remaining = timeout.toNanos();
         lock.lock();
         try {
-            while (!closed && kept.newestSequence() <= afterSequence) {
+            while (!closed && kept.newestClassifiedSequence() <= afterSequence) {
                 if (remaining <= 0 || !thread.isAlive()) {
                     return false;
                 }
-                remaining = framesAdded.awaitNanos(remaining);
+                remaining = reconciled.awaitNanos(remaining);
             }
             return !closed;
         } finally {

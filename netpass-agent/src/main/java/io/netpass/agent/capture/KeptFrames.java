@@ -38,12 +38,16 @@ final class KeptFrames implements AutoCloseable {
     private static final int RUN = 4;
     private static final int VLAN_TAG_LENGTH = 4;
     private static final int VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+    private static final int MAX_FRAME = 65_536 + 64;
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment ring;
     private final long capacity;
     private final long runReserve;
     private final KeptFrame view = new KeptFrame();
+    /** A copy of the last stored frame the VM read: the VMM may still hold it (see {@link #readLastRead}). */
+    private final MemorySegment lastRead;
+    private boolean hasLastRead;
     private long head;
     private long classified;
     private long tail;
@@ -56,6 +60,7 @@ final class KeptFrames implements AutoCloseable {
     private long runFramesGone;
     private long sequenceBase;
     private long lastAppended = -1;
+    private long newestClassified = -1;
 
     /**
      * @param capacity bytes of the ring, frames and their entry headers together
@@ -66,6 +71,7 @@ final class KeptFrames implements AutoCloseable {
         this.capacity = align(capacity);
         this.runReserve = runReserve;
         this.ring = arena.allocate(this.capacity, 8);
+        this.lastRead = arena.allocate(align(ENTRY_HEADER + KeptFrame.VNET_HEADER_SIZE + MAX_FRAME), 8);
     }
 
     /** Outcome of {@link #append}. */
@@ -179,6 +185,7 @@ final class KeptFrames implements AutoCloseable {
                 break;
             }
             groupFrames += unclassifiedFramesIn(physical);
+            newestClassified = ring.get(JAVA_LONG, physical + 8) + framesIn(physical) - 1;
             position = at + entrySize(physical);
             count++;
         }
@@ -229,6 +236,21 @@ final class KeptFrames implements AutoCloseable {
      * @param outcome counts what left
      */
     void release(long readsToRelease, ReleaseOutcome outcome) {
+        long lastReleased = -1;
+        try {
+            lastReleased = releaseFromHead(readsToRelease, outcome);
+        } finally {
+            if (lastReleased >= 0) {
+                // The entry's bytes stay in the ring until an append reuses them, so one copy per release suffices.
+                MemorySegment.copy(ring, lastReleased, lastRead, 0, entrySize(lastReleased));
+                hasLastRead = true;
+            }
+        }
+    }
+
+    /** Returns the physical offset of the last stored frame released as read, or -1. */
+    private long releaseFromHead(long readsToRelease, ReleaseOutcome outcome) {
+        long lastReleased = -1;
         long remaining = readsToRelease;
         while (remaining > 0 && entries > 0) {
             long at = skipWrap(head);
@@ -246,7 +268,7 @@ final class KeptFrames implements AutoCloseable {
                     frames -= remaining;
                     this.runFrames -= remaining;
                     outcome.read += remaining;
-                    return;
+                    return lastReleased;
                 }
                 remaining -= runQueued;
                 outcome.read += runQueued;
@@ -257,18 +279,20 @@ final class KeptFrames implements AutoCloseable {
                     ring.set(JAVA_LONG, physical + RUN_CLASSIFIED, 0L);
                     frames -= runClassified;
                     this.runFrames -= runClassified;
-                    return;
+                    return lastReleased;
                 }
             } else if (atCursor) {
-                return;
+                return lastReleased;
             } else if ((flags & DROPPED_BY_TAP) != 0) {
                 outcome.supersededTapDrops++;
             } else {
                 outcome.read++;
                 remaining--;
+                lastReleased = physical;
             }
             removeHead(at, physical);
         }
+        return lastReleased;
     }
 
     /** Counts of frames that left the buffer in one {@link #release}. */
@@ -329,8 +353,9 @@ final class KeptFrames implements AutoCloseable {
     }
 
     /**
-     * Hands up to {@code max} stored frames numbered after {@code afterSequence} to {@code reader}, oldest first,
-     * leaving them in place; returns how many.
+     * Hands up to {@code max} stored frames numbered after {@code afterSequence}, and covered by a counter sample
+     * (see {@link #newestClassifiedSequence()}), to {@code reader}, oldest first, leaving them in place; returns
+     * how many.
      */
     int readAfter(long afterSequence, int max, KeptFrameReader reader) {
         long position = head;
@@ -338,8 +363,12 @@ final class KeptFrames implements AutoCloseable {
         for (int i = 0; i < entries && handed < max; i++) {
             position = skipWrap(position);
             long physical = position % capacity;
+            long sequence = ring.get(JAVA_LONG, physical + 8);
+            if (sequence > newestClassified) {
+                break;
+            }
             boolean stored = (ring.get(JAVA_INT, physical + 4) & RUN) == 0;
-            if (stored && ring.get(JAVA_LONG, physical + 8) - sequenceBase > afterSequence) {
+            if (stored && sequence - sequenceBase > afterSequence) {
                 reader.read(viewAt(physical));
                 handed++;
             }
@@ -348,9 +377,12 @@ final class KeptFrames implements AutoCloseable {
         return handed;
     }
 
-    /** The number of the newest frame appended, or -1 if none. */
-    long newestSequence() {
-        return lastAppended - sequenceBase;
+    /**
+     * The number of the newest frame a counter sample has covered: frames up to it that are still kept were unread
+     * when that sample was taken. Only these may be forwarded; a newer frame may be read by a VM that still runs.
+     */
+    long newestClassifiedSequence() {
+        return newestClassified - sequenceBase;
     }
 
     /** Hands every stored frame to {@code reader}, oldest first, leaving them in place. */
@@ -367,20 +399,44 @@ final class KeptFrames implements AutoCloseable {
     }
 
     private KeptFrame viewAt(long physical) {
-        int length = ring.get(JAVA_INT, physical);
-        int flags = ring.get(JAVA_INT, physical + 4);
-        view.sequence = ring.get(JAVA_LONG, physical + 8) - sequenceBase;
-        view.capturedNanos = ring.get(JAVA_LONG, physical + 16);
+        return viewAt(ring, physical);
+    }
+
+    private KeptFrame viewAt(MemorySegment segment, long offset) {
+        int length = segment.get(JAVA_INT, offset);
+        int flags = segment.get(JAVA_INT, offset + 4);
+        view.sequence = segment.get(JAVA_LONG, offset + 8) - sequenceBase;
+        view.capturedNanos = segment.get(JAVA_LONG, offset + 16);
         view.droppedByTap = (flags & DROPPED_BY_TAP) != 0;
-        long data = physical + ENTRY_HEADER;
+        long data = offset + ENTRY_HEADER;
         if ((flags & HAS_VNET_HEADER) != 0) {
-            view.vnetHeader = ring.asSlice(data, KeptFrame.VNET_HEADER_SIZE);
+            view.vnetHeader = segment.asSlice(data, KeptFrame.VNET_HEADER_SIZE);
             data += KeptFrame.VNET_HEADER_SIZE;
         } else {
             view.vnetHeader = KeptFrame.ZERO_VNET_HEADER;
         }
-        view.frame = ring.asSlice(data, length);
+        view.frame = segment.asSlice(data, length);
         return view;
+    }
+
+    /**
+     * Hands the last stored frame the VM read to {@code reader}, if there is one and the oldest kept frame directly
+     * follows it. QEMU reads one frame after the VM stops, fails to deliver it and holds it in its own queue,
+     * which the migration does not carry: that frame is counted as read, yet never reaches the guest.
+     *
+     * @return whether a frame was handed over
+     */
+    boolean readLastRead(KeptFrameReader reader) {
+        if (!hasLastRead || entries == 0) {
+            return false;
+        }
+        long lastSequence = lastRead.get(JAVA_LONG, 8);
+        long firstKept = ring.get(JAVA_LONG, skipWrap(head) % capacity + 8);
+        if (firstKept != lastSequence + 1) {
+            return false;
+        }
+        reader.read(viewAt(lastRead, 0));
+        return true;
     }
 
     private void removeHead(long at, long physical) {

@@ -95,7 +95,9 @@ public final class TapWatch implements AutoCloseable {
                 ring.poll(pollMillis, this::onFrame);
                 if (vmRunningNanos.get() == Long.MIN_VALUE) {
                     try {
-                        if (links.byIndex(link.index()).counters().readFrames() != readFramesAtStart) {
+                        // QEMU reads one frame while its VM is still stopped and holds it; only a second read shows
+                        // that the VM takes frames.
+                        if (links.byIndex(link.index()).counters().readFrames() - readFramesAtStart >= 2) {
                             vmRunning(System.nanoTime());
                         }
                     } catch (InterfaceNotFoundException e) {

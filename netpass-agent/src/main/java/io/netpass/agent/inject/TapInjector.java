@@ -1,12 +1,9 @@
 package io.netpass.agent.inject;
 
 import java.lang.foreign.MemorySegment;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import io.netpass.agent.capture.KeptFrame;
 import io.netpass.agent.capture.TapLocation;
@@ -20,26 +17,24 @@ import io.netpass.agent.linux.NotATapException;
 /**
  * Writes frames into a destination tap in the order given, each with its vnet header.
  *
- * <p>A tap silently drops what does not fit its ring, so the ring is first grown by the burst size; it is shrunk
- * back on {@link #close()} only once the VM has read the burst, because shrinking a ring drops what is beyond the
- * new size.
+ * <p>A tap silently drops what does not fit its ring, so the ring is grown for the burst. Grow it before the VM
+ * runs: changing an up interface's queue length makes the kernel deactivate it for an RCU grace period
+ * ({@code dev_qdisc_change_tx_queue_len}), dropping every frame sent to it meanwhile (≈ 50 ms measured here).
+ * For the same reason the length is not shrunk back while the VM may run; {@link #restoreRingLength()} is for
+ * migrations that never reached the destination.
  */
 public final class TapInjector implements AutoCloseable {
 
-    private static final Logger log = LoggerFactory.getLogger(TapInjector.class);
     private static final int MAX_FRAME = 65_536 + 64;
     private static final int BATCH_FRAMES = 256;
     private static final long BATCH_BYTES = 4L * MAX_FRAME;
     private static final int REPORTED_FAILURES = 100;
-    private static final long RESTORE_POLL_MILLIS = 5;
 
     private final TapLocation location;
     private final NetworkLinks links;
     private final Link link;
     private final InjectionSocket socket;
     private final FrameBatch batch = new FrameBatch(BATCH_FRAMES, BATCH_BYTES);
-    private final Duration restoreTimeout;
-    private final long readFramesAtOpen;
     private final List<InjectionReport.InjectionFailure> failures = new ArrayList<>();
     private final int originalQueueLength;
     private int raisedQueueLength;
@@ -47,25 +42,17 @@ public final class TapInjector implements AutoCloseable {
     private long injectedBytes;
     private long failedFrames;
 
-    private TapInjector(TapLocation location, NetworkLinks links, Link link, InjectionSocket socket,
-            Duration restoreTimeout) {
+    private TapInjector(TapLocation location, NetworkLinks links, Link link, InjectionSocket socket) {
         this.location = location;
         this.links = links;
         this.link = link;
         this.socket = socket;
-        this.restoreTimeout = restoreTimeout;
-        this.readFramesAtOpen = link.counters().readFrames();
         this.originalQueueLength = link.txQueueLength();
         this.raisedQueueLength = originalQueueLength;
     }
 
-    /**
-     * Opens injection into {@code location}, growing its ring by {@code burstFrames}.
-     *
-     * @param restoreTimeout how long {@link #close()} waits for the VM to read the burst before it leaves the ring
-     *     grown rather than drop frames
-     */
-    public static TapInjector open(TapLocation location, int burstFrames, Duration restoreTimeout) {
+    /** Opens injection into {@code location}, growing its ring so that {@code burstFrames} more fit. */
+    public static TapInjector open(TapLocation location, int burstFrames) {
         NetworkNamespace namespace = location.namespacePath().map(NetworkNamespace::at).orElse(NetworkNamespace.agent());
         NetworkLinks links = NetworkLinks.open(namespace);
         try {
@@ -74,7 +61,7 @@ public final class TapInjector implements AutoCloseable {
                 throw new NotATapException(link, namespace);
             }
             InjectionSocket socket = InjectionSocket.open(namespace, link);
-            TapInjector injector = new TapInjector(location, links, link, socket, restoreTimeout);
+            TapInjector injector = new TapInjector(location, links, link, socket);
             injector.growRing(burstFrames);
             return injector;
         } catch (RuntimeException e) {
@@ -83,12 +70,26 @@ public final class TapInjector implements AutoCloseable {
         }
     }
 
-    /** Grows the tap's ring so that {@code frames} more fit on top of its normal length. */
-    public void growRing(int frames) {
+    /**
+     * Grows the tap's ring so that {@code frames} more fit on top of its normal length.
+     *
+     * @return whether the length changed (and the tap briefly dropped frames, see the class comment)
+     */
+    public boolean growRing(int frames) {
         int wanted = originalQueueLength + frames;
-        if (wanted > raisedQueueLength) {
-            links.setTxQueueLength(link.name(), wanted);
-            raisedQueueLength = wanted;
+        if (wanted <= raisedQueueLength) {
+            return false;
+        }
+        links.setTxQueueLength(link.name(), wanted);
+        raisedQueueLength = wanted;
+        return true;
+    }
+
+    /** Gives the tap back its original ring length; only for when the VM cannot be running. */
+    public void restoreRingLength() {
+        if (raisedQueueLength != originalQueueLength) {
+            links.setTxQueueLength(link.name(), originalQueueLength);
+            raisedQueueLength = originalQueueLength;
         }
     }
 
@@ -140,44 +141,15 @@ public final class TapInjector implements AutoCloseable {
         return new InjectionReport(injectedFrames, injectedBytes, failedFrames, List.copyOf(failures));
     }
 
-    /** Restores the tap's ring length once the VM has read what was injected, then closes. */
+    /** Sends what is queued and closes; the ring keeps its grown length. */
     @Override
     public void close() {
         try {
             flush();
-            if (raisedQueueLength != originalQueueLength) {
-                restoreRing();
-            }
         } finally {
             socket.close();
             links.close();
             batch.close();
-        }
-    }
-
-    private void restoreRing() {
-        long deadline = System.nanoTime() + restoreTimeout.toNanos();
-        try {
-            while (true) {
-                Link now = links.byIndex(link.index());
-                if (now.txQueueLength() != raisedQueueLength) {
-                    return;
-                }
-                if (now.counters().readFrames() - readFramesAtOpen >= injectedFrames) {
-                    links.setTxQueueLength(link.name(), originalQueueLength);
-                    return;
-                }
-                if (System.nanoTime() - deadline > 0) {
-                    log.warn("{}: VM has not read the injected frames within {}; ring left at {} entries",
-                            location, restoreTimeout, raisedQueueLength);
-                    return;
-                }
-                Thread.sleep(RESTORE_POLL_MILLIS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
-            log.warn("{}: could not restore the ring length: {}", location, e.getMessage());
         }
     }
 }

@@ -36,7 +36,6 @@ import reactor.util.retry.Retry;
 public final class DestinationSession {
 
     private static final Logger log = LoggerFactory.getLogger(DestinationSession.class);
-    private static final int DEFAULT_BURST = 4096;
 
     private final String migrationId;
     private final TapLocation location;
@@ -74,7 +73,17 @@ public final class DestinationSession {
         this.peers = peers;
         this.properties = properties;
         this.injectionScheduler = injectionScheduler;
-        this.watch = TapWatch.start(location, vmMacs, captureProperties, this::vmRunning);
+        // The ring grows now, while the VM cannot run yet: growing it later would drop frames (TapInjector).
+        this.injector = TapInjector.open(location, properties.injectionHeadroom());
+        try {
+            this.watch = TapWatch.start(location, vmMacs, captureProperties, this::vmRunning);
+        } catch (RuntimeException e) {
+            injector.restoreRingLength();
+            injector.close();
+            throw e;
+        }
+        peers.ping(sourceAgent).subscribe(null, error -> log.warn("{}: source agent {} not reachable yet: {}",
+                migrationId, sourceAgent, error.getMessage()));
     }
 
     private void vmRunning(long nanos) {
@@ -134,11 +143,10 @@ public final class DestinationSession {
     }
 
     private synchronized void prepareInjector(long keptFrames) {
-        int burst = keptFrames > 0 ? (int) Math.min(keptFrames + 64, Integer.MAX_VALUE) : DEFAULT_BURST;
-        if (injector == null) {
-            injector = TapInjector.open(location, burst, properties.injectionRingRestoreTimeout());
-        } else {
-            injector.growRing(burst);
+        if (injector != null && keptFrames > properties.injectionHeadroom()
+                && injector.growRing((int) Math.min(keptFrames, Integer.MAX_VALUE))) {
+            log.warn("{}: {} kept frames exceed the ring headroom of {}; the tap's ring was grown at release",
+                    migrationId, keptFrames, properties.injectionHeadroom());
         }
     }
 
@@ -196,13 +204,17 @@ public final class DestinationSession {
         closeInjectorLater();
     }
 
-    /** Restoring the tap's ring waits for the VM to read the burst, so it runs off the injection thread. */
+    /** Closing waits for the watch thread, so it runs off the injection thread. */
     private void closeInjectorLater() {
-        Thread.ofVirtual().name("restore-ring-" + migrationId).start(this::closeInjector);
+        Thread.ofVirtual().name("close-injector-" + migrationId).start(this::closeInjector);
     }
 
     private synchronized void closeInjector() {
         if (injector != null) {
+            if (vmRunningNanos == 0) {
+                // The VM never ran here, so nothing can be dropped by giving the tap its ring length back.
+                injector.restoreRingLength();
+            }
             injector.close();
             injector = null;
         }

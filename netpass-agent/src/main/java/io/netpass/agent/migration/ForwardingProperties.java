@@ -21,9 +21,13 @@ import org.springframework.validation.annotation.Validated;
  *     injected. Default 10s.
  * @param readsAccountedTimeout at release, how long the source waits for the tap's last reads to be matched, so that
  *     no frame the VM read is forwarded. Default 200ms.
- * @param injectionRingRestoreTimeout how long the destination waits for its VM to read an injected burst before it
- *     shrinks the tap's ring back. Default 10s.
+ * @param injectionHeadroom frames by which the destination tap's ring is grown when the destination is armed, before
+ *     its VM runs, so that the injected burst fits. A larger burst grows it again at release, which costs the tap
+ *     a brief outage (docs/reconciliation.md). Default 4096.
  * @param armedTimeout a session not released within this time is disarmed and reported. Default 30m.
+ * @param forwardFrameHeldByVmm whether the source also forwards the last frame its VM read, when kept frames follow
+ *     it directly. QEMU reads one frame after the VM stops, cannot deliver it and holds it in its own queue, which
+ *     the migration does not carry (docs/reconciliation.md). Default true; turn off for a VMM that does not do this.
  */
 @ConfigurationProperties("netpass.agent.forwarding")
 @Validated
@@ -33,11 +37,12 @@ public record ForwardingProperties(
         @Min(1) @DefaultValue("256") int batchFrames,
         @NotNull @DefaultValue("10s") Duration reconnectWindow,
         @NotNull @DefaultValue("200ms") Duration readsAccountedTimeout,
-        @NotNull @DefaultValue("10s") Duration injectionRingRestoreTimeout,
-        @NotNull @DefaultValue("30m") Duration armedTimeout) {
+        @Min(0) @DefaultValue("4096") int injectionHeadroom,
+        @NotNull @DefaultValue("30m") Duration armedTimeout,
+        @DefaultValue("true") boolean forwardFrameHeldByVmm) {
 
     public static ForwardingProperties defaults() {
         return new ForwardingProperties(Duration.ofMillis(300), Duration.ofSeconds(3), 256, Duration.ofSeconds(10),
-                Duration.ofMillis(200), Duration.ofSeconds(10), Duration.ofMinutes(30));
+                Duration.ofMillis(200), 4096, Duration.ofMinutes(30), true);
     }
 }

@@ -40,6 +40,7 @@ public final class SourceSession {
     private final AtomicLong forwardedFrames = new AtomicLong();
     private final AtomicLong forwardedBytes = new AtomicLong();
     private final AtomicInteger activeStreams = new AtomicInteger();
+    private final AtomicLong forwardedHeldFrames = new AtomicLong();
     private volatile SessionState state = SessionState.ARMED;
     private volatile @Nullable Instant releasedAt;
     private volatile long releasedNanos;
@@ -84,6 +85,11 @@ public final class SourceSession {
 
     public long forwardedBytes() {
         return forwardedBytes.get();
+    }
+
+    /** Frames forwarded because the VMM held them after reading them (see {@link ForwardingProperties}). */
+    public long forwardedHeldFrames() {
+        return forwardedHeldFrames.get();
     }
 
     public int activeStreams() {
@@ -139,14 +145,17 @@ public final class SourceSession {
         releasedAt = Instant.now();
         state = SessionState.FORWARDING;
         // Reads the tap counted just before the pause must be matched first, or a frame the VM has would be sent.
-        if (!capture.awaitReadsAccounted(properties.readsAccountedTimeout())) {
+        boolean accounted = capture.awaitReadsAccounted(properties.readsAccountedTimeout());
+        long waitedMicros = (System.nanoTime() - releasedNanos) / 1_000;
+        if (!accounted) {
             log.warn("{}: tap reads not yet matched after {}; forwarding may repeat frames the VM read",
                     migrationId, properties.readsAccountedTimeout());
         }
         long[] newest = {-1};
         capture.forEachKept(frame -> newest[0] = frame.sequence());
         releaseSequence = newest[0];
-        log.info("{}: released {} kept frames to the destination", migrationId, capture.status().keptFrames());
+        log.info("{}: released {} kept frames to the destination ({} µs matching the tap's last reads)", migrationId,
+                capture.status().keptFrames(), waitedMicros);
     }
 
     /** Ends forwarding for good: the migration failed or was cancelled, and the VM reads its own tap again. */
@@ -180,6 +189,7 @@ public final class SourceSession {
         private long lastArrivalNanos;
         private long sent;
         private boolean ended;
+        private boolean heldFrameOffered;
 
         StreamCursor(long after, DataBufferFactory buffers) {
             this.lastSent = after;
@@ -205,7 +215,18 @@ public final class SourceSession {
                 }
                 return null;
             }
-            List<DataBuffer> encoded = new ArrayList<>(properties.batchFrames());
+            List<DataBuffer> encoded = new ArrayList<>(properties.batchFrames() + 1);
+            if (properties.forwardFrameHeldByVmm() && !heldFrameOffered) {
+                heldFrameOffered = true;
+                capture.readLastRead(frame -> {
+                    if (frame.sequence() > lastSent) {
+                        encoded.add(encoder.encode(frame, buffers));
+                        lastSent = frame.sequence();
+                        forwardedBytes.addAndGet(frame.frame().byteSize());
+                        forwardedHeldFrames.incrementAndGet();
+                    }
+                });
+            }
             capture.readKeptAfter(lastSent, properties.batchFrames(), frame -> {
                 encoded.add(encoder.encode(frame, buffers));
                 lastSent = frame.sequence();

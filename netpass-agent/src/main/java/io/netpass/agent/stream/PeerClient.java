@@ -70,6 +70,22 @@ public final class PeerClient {
                 });
     }
 
+    /**
+     * Opens (or reuses) the HTTP/2 connection to {@code sourceAgent} and checks the peer token, so that the pull at
+     * switchover pays for neither.
+     */
+    public Mono<Void> ping(URI sourceAgent) {
+        URI uri = UriComponentsBuilder.fromUri(sourceAgent).path("/v1/peer/ping").build().toUri();
+        return webClient.get()
+                .uri(uri)
+                .header(HttpHeaders.AUTHORIZATION, "Bearer " + peerToken.get())
+                .retrieve()
+                .onStatus(HttpStatusCode::isError, response -> response.bodyToMono(String.class).defaultIfEmpty("")
+                        .map(body -> new PeerRequestException(uri, response.statusCode(), body)))
+                .toBodilessEntity()
+                .then();
+    }
+
     private static long header(HttpHeaders headers, String name) {
         String value = headers.getFirst(name);
         try {

@@ -178,7 +178,7 @@ class CaptureSessionIT {
             assertThat(session.status().tapGone()).isTrue();
             assertThat(keptFrames(session)).containsExactlyElementsOf(sent);
 
-            try (TapInjector injector = TapInjector.open(tapOf(destination), 300, Duration.ofSeconds(5))) {
+            try (TapInjector injector = TapInjector.open(tapOf(destination), 300)) {
                 session.takeKept(Integer.MAX_VALUE, injector::inject);
                 assertThat(injector.report().injectedFrames()).isEqualTo(300);
                 assertThat(injector.report().failedFrames()).isZero();
@@ -196,7 +196,7 @@ class CaptureSessionIT {
         DataSize cap = DataSize.ofKilobytes(256);
         // A deep capture ring, so that a loaded CI machine starving the capture thread cannot blur what this tests.
         CaptureProperties defaults = CaptureProperties.defaults();
-        int ringBlocks = 16;
+        int ringBlocks = CaptureProperties.defaults().ringBlocks();
         ArmedTaps taps = new ArmedTaps(new CaptureProperties(cap, defaults.ringBlockSize(), ringBlocks,
                 defaults.ringBlockTimeout(), defaults.counterInterval(), defaults.armQuietPeriod(),
                 defaults.armTimeout()));

@@ -1,4 +1,4 @@
-package io.netpass.agent.qemu;
+package io.netpass.lab;
 
 import java.net.Inet4Address;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package io.netpass.agent.qemu;
+package io.netpass.lab;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

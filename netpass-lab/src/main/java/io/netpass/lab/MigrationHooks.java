@@ -1,4 +1,4 @@
-package io.netpass.agent.qemu;
+package io.netpass.lab;
 
 /**
  * Where a migration run lets netpass in. {@link #withoutNetpass()} does nothing, which gives the baseline.

@@ -1,4 +1,4 @@
-package io.netpass.agent.qemu;
+package io.netpass.lab;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package io.netpass.agent.qemu;
+package io.netpass.lab;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;

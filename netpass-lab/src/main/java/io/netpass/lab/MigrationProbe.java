@@ -1,4 +1,4 @@
-package io.netpass.agent.qemu;
+package io.netpass.lab;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -55,8 +55,10 @@ public final class MigrationProbe implements AutoCloseable {
      * Longer than the time a learning bridge needs to follow QEMU's first self-announcement (well under 10 ms).
      */
     private static final Duration SETTLE_AFTER_RESUME = Duration.ofMillis(500);
-    private static final int RING_BLOCK_SIZE = 1 << 20;
-    private static final int RING_BLOCKS = 8;
+    // At low rates the kernel hands over one block per timeout however few replies it holds, so the block count, not
+    // the size, decides how long a stalled receiver (two TCG QEMUs share the cores) may sleep: 256 × 2 ms.
+    private static final int RING_BLOCK_SIZE = 128 << 10;
+    private static final int RING_BLOCKS = 256;
     private static final int RING_BLOCK_TIMEOUT_MILLIS = 2;
     private static final int POLL_MILLIS = 20;
 
@@ -191,6 +193,11 @@ public final class MigrationProbe implements AutoCloseable {
         stop();
         if (failure != null) {
             throw new IllegalStateException("probe thread failed", failure);
+        }
+        long missedReplies = ring.statistics().drops();
+        if (missedReplies > 0) {
+            throw new IllegalStateException("the probe's capture ring dropped " + missedReplies
+                    + " frames: its counts would be wrong");
         }
         int count = sendTimes.size();
         BitSet answered = new BitSet(count);
