@@ -13,7 +13,7 @@ bash lab/guest/build-guest.sh >/dev/null
 
 echo "Building netpass ..."
 ./mvnw -B -q -ntp -DskipTests install
-./mvnw -B -q -ntp -pl netpass-lab dependency:build-classpath -Dmdep.outputFile=netpass-lab/target/classpath.txt
+./mvnw -B -q -ntp -pl netpass-lab dependency:build-classpath -Dmdep.outputFile=target/classpath.txt
 
 java --enable-native-access=ALL-UNNAMED \
   -Dnetpass.agent.jar=netpass-agent/target/netpass-agent-0.1.0-SNAPSHOT-exec.jar \

@@ -38,7 +38,12 @@ public final class CaptureSession implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CaptureSession.class);
     private static final long TIMER_SLACK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
-    private record CounterSample(long nanos, TapCounters counters) {
+    /**
+     * The tap's counters as read between {@code startedNanos} and {@code nanos}: they count what happened before
+     * {@code startedNanos} and may count what happened up to {@code nanos}, since reading them over rtnetlink
+     * takes time (milliseconds on a loaded host).
+     */
+    private record CounterSample(long startedNanos, long nanos, TapCounters counters) {
     }
 
     private final TapLocation location;
@@ -149,13 +154,15 @@ public final class CaptureSession implements AutoCloseable {
         long deadline = System.nanoTime() + properties.armTimeout().toNanos();
         long quiet = properties.armQuietPeriod().toNanos();
         while (true) {
-            CounterSample sample = new CounterSample(System.nanoTime(), links.byIndex(ifindex).counters());
+            CounterSample sample = readCounters();
             while (System.nanoTime() - sample.nanos() < settleNanos) {
                 ring.await(1);
                 drainAndReconcile(false);
             }
+            // Quiet means no frame reached the tap from a quiet period before the counters were read until they had
+            // been read: then the running VM has read everything queued and the counters count no captured frame.
             long lastBefore = newestCapturedThrough(sample.nanos());
-            boolean isQuiet = lastBefore == Long.MIN_VALUE || sample.nanos() - lastBefore >= quiet;
+            boolean isQuiet = lastBefore == Long.MIN_VALUE || sample.startedNanos() - lastBefore >= quiet;
             if (isQuiet || System.nanoTime() - deadline > 0) {
                 lock.lock();
                 try {
@@ -205,10 +212,16 @@ public final class CaptureSession implements AutoCloseable {
 
     private void sampleCounters() {
         try {
-            pendingSamples.add(new CounterSample(System.nanoTime(), links.byIndex(ifindex).counters()));
+            pendingSamples.add(readCounters());
         } catch (InterfaceNotFoundException e) {
             tapGone = true;
         }
+    }
+
+    private CounterSample readCounters() {
+        long started = System.nanoTime();
+        TapCounters counters = links.byIndex(ifindex).counters();
+        return new CounterSample(started, System.nanoTime(), counters);
     }
 
     private void drainAndReconcile(boolean finalPass) {

@@ -26,7 +26,8 @@ public final class MacAddress {
         return HexFormat.fromHexDigitsToLong(text.replace(":", ""));
     }
 
-    static long read(MemorySegment frame, long offset) {
+    /** The MAC address at {@code offset} of {@code frame}. */
+    public static long read(MemorySegment frame, long offset) {
         long mac = 0;
         for (int i = 0; i < 6; i++) {
             mac = (mac << 8) | (frame.get(JAVA_BYTE, offset + i) & 0xff);

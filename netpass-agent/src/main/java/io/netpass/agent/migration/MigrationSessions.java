@@ -96,7 +96,10 @@ public final class MigrationSessions implements AutoCloseable {
             return existing;
         }
         CaptureSession capture = taps.arm(tap);
-        SourceSession session = new SourceSession(migrationId, capture, forwarding, forwardingScheduler);
+        java.util.Set<Long> macs = new java.util.HashSet<>();
+        vmMacs.forEach(mac -> macs.add(io.netpass.agent.capture.MacAddress.parse(mac)));
+        SourceSession session = new SourceSession(migrationId, capture, java.util.Set.copyOf(macs), forwarding,
+                forwardingScheduler);
         sources.put(key, session);
         armings.put(key, arming);
         changed();

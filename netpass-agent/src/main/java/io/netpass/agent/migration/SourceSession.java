@@ -33,6 +33,8 @@ public final class SourceSession {
 
     private final String migrationId;
     private final CaptureSession capture;
+    /** The VM's own MACs: its broadcasts flood back to the old port until the network re-learns, needing no forwarding. */
+    private final java.util.Set<Long> vmMacs;
     private final ForwardingProperties properties;
     private final Scheduler forwardingScheduler;
     private final FrameStreamEncoder encoder = new FrameStreamEncoder();
@@ -47,8 +49,9 @@ public final class SourceSession {
     private volatile long releaseSequence = -1;
     private volatile @Nullable String failure;
 
-    SourceSession(String migrationId, CaptureSession capture, ForwardingProperties properties,
-            Scheduler forwardingScheduler) {
+    SourceSession(String migrationId, CaptureSession capture, java.util.Set<Long> vmMacs,
+            ForwardingProperties properties, Scheduler forwardingScheduler) {
+        this.vmMacs = vmMacs;
         this.migrationId = migrationId;
         this.capture = capture;
         this.properties = properties;
@@ -218,18 +221,26 @@ public final class SourceSession {
             List<DataBuffer> encoded = new ArrayList<>(properties.batchFrames() + 1);
             if (properties.forwardFrameHeldByVmm() && !heldFrameOffered) {
                 heldFrameOffered = true;
-                capture.readLastRead(frame -> {
+                boolean held = capture.readLastRead(frame -> {
                     if (frame.sequence() > lastSent) {
                         encoded.add(encoder.encode(frame, buffers));
                         lastSent = frame.sequence();
                         forwardedBytes.addAndGet(frame.frame().byteSize());
                         forwardedHeldFrames.incrementAndGet();
+                        log.info("{}: forwarding frame {}, the last the VM read: its VMM may hold it", migrationId,
+                                frame.sequence());
                     }
                 });
+                if (!held) {
+                    log.info("{}: no read frame directly precedes the kept ones", migrationId);
+                }
             }
             capture.readKeptAfter(lastSent, properties.batchFrames(), frame -> {
-                encoded.add(encoder.encode(frame, buffers));
                 lastSent = frame.sequence();
+                if (frame.frame().byteSize() >= 12 && vmMacs.contains(io.netpass.agent.capture.MacAddress.read(frame.frame(), 6))) {
+                    return;
+                }
+                encoded.add(encoder.encode(frame, buffers));
                 lastArrivalNanos = Math.max(lastArrivalNanos, frame.capturedNanos());
                 forwardedBytes.addAndGet(frame.frame().byteSize());
             });
