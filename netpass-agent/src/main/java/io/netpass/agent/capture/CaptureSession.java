@@ -232,7 +232,8 @@ public final class CaptureSession implements AutoCloseable {
             while (!pendingSamples.isEmpty()) {
                 CounterSample sample = pendingSamples.peek();
                 // Frames captured before the sample may still sit in a block the kernel has not handed over yet.
-                boolean allCapturedSeen = lastFrameNanos - sample.nanos() > 0 || now - sample.nanos() >= settleNanos;
+                boolean allCapturedSeen = lastFrameNanos - sample.startedNanos() > 0
+                        || now - sample.startedNanos() >= settleNanos;
                 if (!finalPass && !allCapturedSeen) {
                     break;
                 }
@@ -276,7 +277,8 @@ public final class CaptureSession implements AutoCloseable {
 
     private void reconcile(CounterSample sample) {
         long newTapDrops = sample.counters().droppedFrames() - baseline.droppedFrames() - tapDropsAttributed;
-        long unplaced = kept.classify(sample.nanos(), newTapDrops);
+        // Only frames captured before the read began are sure to have their fate in these counts.
+        long unplaced = kept.classify(sample.startedNanos(), newTapDrops);
         tapDropsAttributed += newTapDrops - unplaced;
         long readsToRelease = sample.counters().readFrames() - baseline.readFrames() - readReleased;
         if (readsToRelease > 0) {
@@ -296,13 +298,15 @@ public final class CaptureSession implements AutoCloseable {
 
     /** The last reconciliation: once the capture stops, the kept frames are exactly the unread ones. */
     private void finish() {
-        if (!tapGone) {
-            sampleCounters();
-        }
         long until = System.nanoTime() + settleNanos;
         while (System.nanoTime() - until < 0) {
             ring.await(1);
             drainAndReconcile(false);
+        }
+        // Sampled only now: a frame already captured may still be on its way through the tap's transmit path on
+        // another CPU, and its drop must be in the last count.
+        if (!tapGone) {
+            sampleCounters();
         }
         drainAndReconcile(true);
     }
