@@ -28,11 +28,13 @@ import io.netpass.agent.testing.SequencedTraffic;
  * same process hands frames to the tap at increasing rates, then as fast as it can; every step arms a new session
  * whose buffer holds the whole step, so every frame takes the storing path.
  *
- * <p>The capture thread's CPU time (ThreadMXBean) is its user-space work: draining the TPACKET_V3 ring, copying into
- * the kept-frame buffer, sampling the tap's counters. The kernel's copy of each frame into the ring happens in the
- * sender's context, so it shows in the generator's CPU time; a run without a session measures that share.
+ * <p>The session's CPU time (ThreadMXBean, its capture and counter threads together) is its user-space work and
+ * system calls: draining the TPACKET_V3 ring, copying into the kept-frame buffer, sampling the tap's counters. The
+ * kernel's copy of each frame into the ring happens in the sender's context, so it shows in the generator's CPU
+ * time; a run without a session measures that share.
  *
- * <p>Arguments: {@code sizes=64,1500 repetitions=5 seconds=0.5 senders=1 churn=0 rates64=... rates1500=...} (rates
+ * <p>Arguments: {@code sizes=64,1500 repetitions=5 seconds=0.5 senders=1 churn=0 ringBlocks=8 rates64=... rates1500=...}
+ * (rates
  * in frames/s; {@code senders} generator threads, each with its own socket, share the rate; {@code churn=1} runs a
  * {@link NamespaceChurn} throughout, as on a busy host).
  */
@@ -81,6 +83,10 @@ public final class CaptureRateBenchmark {
         double seconds = arguments.decimal("seconds", 0.5);
         int senders = arguments.integer("senders", 1);
         boolean churn = arguments.integer("churn", 0) != 0;
+        CaptureProperties defaults = CaptureProperties.defaults();
+        CaptureProperties properties = new CaptureProperties(defaults.bufferCapacity(), defaults.ringBlockSize(),
+                arguments.integer("ringBlocks", defaults.ringBlocks()), defaults.ringBlockTimeout(),
+                defaults.counterInterval(), defaults.armQuietPeriod(), defaults.armTimeout());
         System.out.println("# Capture rate, zero kernel drops, " + senders + " sender thread(s)"
                 + (churn ? ", namespaces churning (RTNL contention)" : "") + " (" + Machine.describe() + ")");
         try (NamespaceLab lab = new NamespaceLab();
@@ -97,8 +103,8 @@ public final class CaptureRateBenchmark {
                 link = links.byName(TAP);
             }
             System.out.println("# tap " + TAP + " txqueuelen " + link.txQueueLength() + ", VM paused; ring "
-                    + CaptureProperties.defaults().ringBlocks() + " x " + CaptureProperties.defaults().ringBlockSize()
-                    + ", block timeout " + CaptureProperties.defaults().ringBlockTimeout());
+                    + properties.ringBlocks() + " x " + properties.ringBlockSize()
+                    + ", block timeout " + properties.ringBlockTimeout());
             List<String> summaries = new ArrayList<>();
             for (int size : sizes) {
                 long[] rates = arguments.longs("rates" + size, defaultRates(size));
@@ -109,7 +115,7 @@ public final class CaptureRateBenchmark {
                 }
                 try {
                     // Warm-up: the JIT compiles the capture and send paths before anything is recorded.
-                    step(location, generators, size, -1, 200_000, 200_000);
+                    step(location, properties, generators, size, -1, 200_000, 200_000);
                     Samples maxLossless = new Samples();
                     Samples nanosPerFrame = new Samples();
                     Samples cpuShareAtMax = new Samples();
@@ -124,7 +130,7 @@ public final class CaptureRateBenchmark {
                         int lossyInARow = 0;
                         for (long rate : rates) {
                             long frames = Math.max(20L * TapTrafficGenerator.BATCH_FRAMES, (long) (rate * seconds));
-                            Step step = step(location, generators, size, repetition, rate, frames);
+                            Step step = step(location, properties, generators, size, repetition, rate, frames);
                             System.out.println(step);
                             if (step.lossless()) {
                                 lossyInARow = 0;
@@ -139,7 +145,7 @@ public final class CaptureRateBenchmark {
                                 break;
                             }
                         }
-                        Step unpaced = step(location, generators, size, repetition, 0,
+                        Step unpaced = step(location, properties, generators, size, repetition, 0,
                                 size <= 256 ? UNPACED_FRAMES_SMALL : UNPACED_FRAMES_LARGE);
                         System.out.println(unpaced);
                         unpacedRate.add(unpaced.generator().framesPerSecond());
@@ -167,7 +173,7 @@ public final class CaptureRateBenchmark {
                     summaries.add(String.format(Locale.ROOT, """
                             %d B frames:
                               highest lossless rate          %s frames/s
-                              capture thread at that rate    %s ns CPU/frame, %s %% of a core
+                              session threads at that rate  %s ns CPU/frame, %s %% of a core
                               generator unpaced, armed       %s frames/s (%d of %d runs lossless), capture %s ns/frame
                               generator unpaced, no capture  %s frames/s
                               generator CPU/frame            %s ns armed, %s ns without capture""",
@@ -195,18 +201,18 @@ public final class CaptureRateBenchmark {
                         700_000};
     }
 
-    private static Step step(TapLocation location, List<TapTrafficGenerator> generators, int size, int repetition,
+    private static Step step(TapLocation location, CaptureProperties properties,
+            List<TapTrafficGenerator> generators, int size, int repetition,
             long rate, long frames) throws InterruptedException {
         long entry = (ENTRY_HEADER + size + 7) & ~7L;
         long capacity = Math.max(64L << 20, frames * entry + (1L << 20));
-        CaptureProperties defaults = CaptureProperties.defaults();
-        ArmedTaps taps = new ArmedTaps(defaults.withBufferCapacity(DataSize.ofBytes(capacity)));
+        ArmedTaps taps = new ArmedTaps(properties.withBufferCapacity(DataSize.ofBytes(capacity)));
         try (CaptureSession session = taps.arm(location)) {
-            long captureThread = captureThreadId(location.tap());
-            long cpuBefore = THREADS.getThreadCpuTime(captureThread);
+            long[] sessionThreads = sessionThreadIds(location.tap());
+            long cpuBefore = cpuTime(sessionThreads);
             TapTrafficGenerator.Run run = TapTrafficGenerator.runTogether(generators, frames, rate);
             CaptureStatus status = awaitCaptured(session, run.sentFrames());
-            long cpu = THREADS.getThreadCpuTime(captureThread) - cpuBefore;
+            long cpu = cpuTime(sessionThreads) - cpuBefore;
             return new Step(size, repetition, rate, run, status.capturedFrames(),
                     status.drops(DropReason.CAPTURE_RING_FULL), status.drops(DropReason.BUFFER_FULL), cpu,
                     Machine.load1());
@@ -231,10 +237,30 @@ public final class CaptureRateBenchmark {
         return status;
     }
 
-    private static long captureThreadId(String tap) {
-        return Thread.getAllStackTraces().keySet().stream()
-                .filter(thread -> thread.getName().equals("capture-" + tap))
-                .findFirst().orElseThrow(() -> new IllegalStateException("no capture thread for " + tap))
-                .threadId();
+    /** The session's threads: {@code capture-TAP} and, where the session has one, {@code counters-TAP}. */
+    private static long[] sessionThreadIds(String tap) throws InterruptedException {
+        long[] ids = {};
+        // The counter thread starts just after arming returns.
+        for (int attempt = 0; attempt < 100 && ids.length < 2; attempt++) {
+            if (attempt > 0) {
+                Thread.sleep(1);
+            }
+            ids = Thread.getAllStackTraces().keySet().stream()
+                    .filter(thread -> thread.getName().equals("capture-" + tap)
+                            || thread.getName().equals("counters-" + tap))
+                    .mapToLong(Thread::threadId).toArray();
+        }
+        if (ids.length == 0) {
+            throw new IllegalStateException("no capture thread for " + tap);
+        }
+        return ids;
+    }
+
+    private static long cpuTime(long[] threads) {
+        long total = 0;
+        for (long thread : threads) {
+            total += Math.max(0, THREADS.getThreadCpuTime(thread));
+        }
+        return total;
     }
 }
