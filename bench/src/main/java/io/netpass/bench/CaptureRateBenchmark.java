@@ -33,7 +33,7 @@ import io.netpass.agent.testing.SequencedTraffic;
  * kernel's copy of each frame into the ring happens in the sender's context, so it shows in the generator's CPU
  * time; a run without a session measures that share.
  *
- * <p>Arguments: {@code sizes=64,1500 repetitions=5 seconds=0.5 senders=1 churn=0 ringBlocks=8 rates64=... rates1500=...}
+ * <p>Arguments: {@code sizes=64,1500 repetitions=5 seconds=0.5 senders=1 churn=0 ringBlocks=8 ringBlockKiB=1024 rates64=... rates1500=...}
  * (rates
  * in frames/s; {@code senders} generator threads, each with its own socket, share the rate; {@code churn=1} runs a
  * {@link NamespaceChurn} throughout, as on a busy host).
@@ -84,7 +84,9 @@ public final class CaptureRateBenchmark {
         int senders = arguments.integer("senders", 1);
         boolean churn = arguments.integer("churn", 0) != 0;
         CaptureProperties defaults = CaptureProperties.defaults();
-        CaptureProperties properties = new CaptureProperties(defaults.bufferCapacity(), defaults.ringBlockSize(),
+        CaptureProperties properties = new CaptureProperties(defaults.bufferCapacity(),
+                arguments.integer("ringBlockKiB", 0) > 0
+                        ? DataSize.ofKilobytes(arguments.integer("ringBlockKiB", 0)) : defaults.ringBlockSize(),
                 arguments.integer("ringBlocks", defaults.ringBlocks()), defaults.ringBlockTimeout(),
                 defaults.counterInterval(), defaults.armQuietPeriod(), defaults.armTimeout());
         System.out.println("# Capture rate, zero kernel drops, " + senders + " sender thread(s)"
