@@ -18,9 +18,11 @@ import org.springframework.validation.annotation.Validated;
  *     in order. Default 64MB: 200 ms of a 2.5 Gbit/s stream.
  * @param ringBlockSize size of one block of the kernel's TPACKET_V3 capture ring; must hold the largest GSO frame
  *     (64 KiB) and be a multiple of the page size. Default 128KB.
- * @param ringBlocks blocks in the capture ring. Default 128 (16 MiB of kernel memory per armed tap). At low rates
- *     the kernel hands over a block per block timeout, however few frames it holds, so the ring absorbs a stall of
- *     the capture thread (scheduling, GC) of blocks × timeout: 128 ms by default; at high rates, 16 MiB of frames.
+ * @param ringBlocks blocks in the capture ring. Default 128 (16 MiB of kernel memory per armed tap). The kernel
+ *     hands over a block when it is full or at the block timeout, whichever comes first, so below the rate that
+ *     fills a block within the timeout the ring holds {@code ringBlocks × ringBlockTimeout} of traffic (128 ms),
+ *     whatever the block size: many small blocks ride out a stalled capture thread (scheduling, GC) that a few large
+ *     ones cannot.
  * @param ringBlockTimeout how long the kernel waits before handing over a block that is not full: the longest a
  *     frame sits in the ring before the agent sees it. Default 1ms.
  * @param counterInterval how often the tap's counters are read while no frames arrive; frames the VM has read are

@@ -1,15 +1,18 @@
 package io.netpass.agent.capture;
 
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
+
+import org.jspecify.annotations.Nullable;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,8 +33,10 @@ import io.netpass.agent.linux.TapCounters;
  * {@code n} reads since arming the VM has read exactly the first {@code n} queued frames; frames the tap dropped are
  * told apart by {@code tx_dropped}. See docs/reconciliation.md for the argument and its limits.
  *
- * <p>One platform thread per session captures, samples the counters and reconciles; callers read status and take
- * frames under the session's lock.
+ * <p>Two platform threads per session: one drains the capture ring and reconciles, the other samples the tap's
+ * counters. They are apart because an rtnetlink read waits for the kernel's RTNL lock, which a busy host (namespaces,
+ * taps, routes coming and going) can hold for hundreds of milliseconds; the capture ring must go on being drained
+ * meanwhile or the kernel drops frames. Callers read status and take frames under the session's lock.
  */
 public final class CaptureSession implements AutoCloseable {
 
@@ -55,10 +60,11 @@ public final class CaptureSession implements AutoCloseable {
     private final KeptFrames kept;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition reconciled = lock.newCondition();
-    private final ArrayDeque<CounterSample> pendingSamples = new ArrayDeque<>();
+    private final ConcurrentLinkedQueue<CounterSample> pendingSamples = new ConcurrentLinkedQueue<>();
     private final EnumMap<DropReason, Long> drops = new EnumMap<>(DropReason.class);
     private final CompletableFuture<Void> armed = new CompletableFuture<>();
     private final Thread thread;
+    private final Thread sampler;
     private final long realtimeToNanoTime;
     private final long settleNanos;
 
@@ -75,6 +81,8 @@ public final class CaptureSession implements AutoCloseable {
     private long tapDropsTaken;
     private volatile boolean tapGone;
     private volatile boolean stopRequested;
+    private volatile boolean samplerStopping;
+    private volatile @Nullable RuntimeException samplerFailure;
     private volatile boolean closed;
 
     private CaptureSession(TapLocation location, NetworkNamespace namespace, NetworkLinks links, Link link,
@@ -97,6 +105,7 @@ public final class CaptureSession implements AutoCloseable {
         this.realtimeToNanoTime = now.getEpochSecond() * 1_000_000_000L + now.getNano() - System.nanoTime();
         this.settleNanos = properties.ringBlockTimeout().toNanos() + TIMER_SLACK_NANOS;
         this.thread = Thread.ofPlatform().name("capture-" + link.name()).daemon().unstarted(this::run);
+        this.sampler = Thread.ofPlatform().name("counters-" + link.name()).daemon().unstarted(this::sampleUntilStopped);
     }
 
     static CaptureSession start(TapLocation location, NetworkNamespace namespace, NetworkLinks links, Link link,
@@ -126,11 +135,15 @@ public final class CaptureSession implements AutoCloseable {
     private void run() {
         try {
             settle();
+            sampler.start();
             int pollMillis = (int) Math.max(1, properties.counterInterval().toMillis());
             while (!stopRequested && !tapGone) {
-                sampleCounters();
                 ring.await(pollMillis);
-                drainAndReconcile(false);
+                if (drainAndReconcile(false) > 0) {
+                    // New frames: a sample now lets read frames go as soon as the VM has read them.
+                    LockSupport.unpark(sampler);
+                }
+                throwIfSamplerFailed();
                 if (ring.interfaceGone()) {
                     tapGone = true;
                 }
@@ -141,8 +154,45 @@ public final class CaptureSession implements AutoCloseable {
             armed.completeExceptionally(e);
             tapGone = true;
         } finally {
+            stopSampler();
             ring.close();
             links.close();
+        }
+    }
+
+    /**
+     * The sampler thread: a counter sample every counter interval, and at once when the capture thread has drained
+     * new frames; one last sample when asked to stop, which {@link #finish()} reconciles.
+     */
+    private void sampleUntilStopped() {
+        try {
+            long interval = properties.counterInterval().toNanos();
+            while (!samplerStopping && !tapGone) {
+                sampleCounters();
+                LockSupport.parkNanos(this, interval);
+            }
+            if (!tapGone) {
+                sampleCounters();
+            }
+        } catch (RuntimeException e) {
+            samplerFailure = e;
+        }
+    }
+
+    private void stopSampler() {
+        samplerStopping = true;
+        LockSupport.unpark(sampler);
+        try {
+            sampler.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void throwIfSamplerFailed() {
+        RuntimeException failure = samplerFailure;
+        if (failure != null) {
+            throw failure;
         }
     }
 
@@ -224,10 +274,11 @@ public final class CaptureSession implements AutoCloseable {
         return new CounterSample(started, System.nanoTime(), counters);
     }
 
-    private void drainAndReconcile(boolean finalPass) {
+    /** Returns the number of frames drained. */
+    private int drainAndReconcile(boolean finalPass) {
         lock.lock();
         try {
-            ring.drain(this::onFrame);
+            int drained = ring.drain(this::onFrame);
             long now = System.nanoTime();
             while (!pendingSamples.isEmpty()) {
                 CounterSample sample = pendingSamples.peek();
@@ -250,6 +301,7 @@ public final class CaptureSession implements AutoCloseable {
                 drops.put(DropReason.CAPTURE_RING_FULL, ringDrops);
                 exactSinceArm = false;
             }
+            return drained;
         } finally {
             lock.unlock();
         }
@@ -298,6 +350,14 @@ public final class CaptureSession implements AutoCloseable {
 
     /** The last reconciliation: once the capture stops, the kept frames are exactly the unread ones. */
     private void finish() {
+        samplerStopping = true;
+        LockSupport.unpark(sampler);
+        // The sampler takes the last sample now; the ring is drained while that read waits for the RTNL lock.
+        while (sampler.isAlive()) {
+            ring.await(1);
+            drainAndReconcile(false);
+        }
+        throwIfSamplerFailed();
         long until = System.nanoTime() + settleNanos;
         while (System.nanoTime() - until < 0) {
             ring.await(1);
