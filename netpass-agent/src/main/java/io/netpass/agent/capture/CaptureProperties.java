@@ -17,8 +17,11 @@ import org.springframework.validation.annotation.Validated;
  *     new frames are refused (counted as {@code buffer-full}) and the oldest are kept, so what is forwarded stays
  *     in order. Default 64MB: 200 ms of a 2.5 Gbit/s stream.
  * @param ringBlockSize size of one block of the kernel's TPACKET_V3 capture ring; must hold the largest GSO frame
- *     (64 KiB) and be a multiple of the page size. Default 1MB.
- * @param ringBlocks blocks in the capture ring. Default 8 (8 MiB of kernel memory per armed tap).
+ *     (64 KiB) and be a multiple of the page size. Default 128KB.
+ * @param ringBlocks blocks in the capture ring. The kernel hands a block over when it is full or when the block
+ *     timeout passes, so at ordinary rates each block holds only one timeout's worth of frames: the ring bridges
+ *     a stall of the capture thread of about {@code ringBlocks × ringBlockTimeout}. Default 64 (64 ms; 8 MiB of
+ *     kernel memory per armed tap).
  * @param ringBlockTimeout how long the kernel waits before handing over a block that is not full: the longest a
  *     frame sits in the ring before the agent sees it. Default 1ms.
  * @param counterInterval how often the tap's counters are read while no frames arrive; frames the VM has read are
@@ -31,8 +34,8 @@ import org.springframework.validation.annotation.Validated;
 @Validated
 public record CaptureProperties(
         @NotNull @DefaultValue("64MB") DataSize bufferCapacity,
-        @NotNull @DefaultValue("1MB") DataSize ringBlockSize,
-        @Min(2) @DefaultValue("8") int ringBlocks,
+        @NotNull @DefaultValue("128KB") DataSize ringBlockSize,
+        @Min(2) @DefaultValue("64") int ringBlocks,
         @NotNull @DefaultValue("1ms") Duration ringBlockTimeout,
         @NotNull @DefaultValue("5ms") Duration counterInterval,
         @NotNull @DefaultValue("1ms") Duration armQuietPeriod,
@@ -40,7 +43,7 @@ public record CaptureProperties(
 
     /** The documented defaults. */
     public static CaptureProperties defaults() {
-        return new CaptureProperties(DataSize.ofMegabytes(64), DataSize.ofMegabytes(1), 8, Duration.ofMillis(1),
+        return new CaptureProperties(DataSize.ofMegabytes(64), DataSize.ofKilobytes(128), 64, Duration.ofMillis(1),
                 Duration.ofMillis(5), Duration.ofMillis(1), Duration.ofSeconds(2));
     }
 
