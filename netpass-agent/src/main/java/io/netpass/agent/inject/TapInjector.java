@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongSupplier;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,6 +17,7 @@ import io.netpass.agent.linux.Link;
 import io.netpass.agent.linux.NetworkLinks;
 import io.netpass.agent.linux.NetworkNamespace;
 import io.netpass.agent.linux.NotATapException;
+import io.netpass.agent.linux.TapCounters;
 
 /**
  * Writes frames into a destination tap in the order given, each with its vnet header.
@@ -40,6 +42,9 @@ public final class TapInjector implements AutoCloseable {
     private final FrameBatch batch = new FrameBatch(BATCH_FRAMES, BATCH_BYTES);
     private final Duration restoreTimeout;
     private final long readFramesAtOpen;
+    private final long droppedFramesAtOpen;
+    private final LongSupplier handedDirectly;
+    private final long handedDirectlyAtOpen;
     private final List<InjectionReport.InjectionFailure> failures = new ArrayList<>();
     private final int originalQueueLength;
     private int raisedQueueLength;
@@ -48,13 +53,16 @@ public final class TapInjector implements AutoCloseable {
     private long failedFrames;
 
     private TapInjector(TapLocation location, NetworkLinks links, Link link, InjectionSocket socket,
-            Duration restoreTimeout) {
+            Duration restoreTimeout, LongSupplier handedDirectly) {
         this.location = location;
         this.links = links;
         this.link = link;
         this.socket = socket;
         this.restoreTimeout = restoreTimeout;
         this.readFramesAtOpen = link.counters().readFrames();
+        this.droppedFramesAtOpen = link.counters().droppedFrames();
+        this.handedDirectly = handedDirectly;
+        this.handedDirectlyAtOpen = handedDirectly.getAsLong();
         this.originalQueueLength = link.txQueueLength();
         this.raisedQueueLength = originalQueueLength;
     }
@@ -66,6 +74,16 @@ public final class TapInjector implements AutoCloseable {
      *     grown rather than drop frames
      */
     public static TapInjector open(TapLocation location, int burstFrames, Duration restoreTimeout) {
+        return open(location, burstFrames, restoreTimeout, () -> 0);
+    }
+
+    /**
+     * Opens injection into a tap that also gets frames from the host directly; {@code handedDirectly} counts them
+     * (a {@link io.netpass.agent.capture.TapWatch}), so that {@link #close()} waits until the VM has read those
+     * queued with the burst too.
+     */
+    public static TapInjector open(TapLocation location, int burstFrames, Duration restoreTimeout,
+            LongSupplier handedDirectly) {
         NetworkNamespace namespace = location.namespacePath().map(NetworkNamespace::at).orElse(NetworkNamespace.agent());
         NetworkLinks links = NetworkLinks.open(namespace);
         try {
@@ -74,7 +92,7 @@ public final class TapInjector implements AutoCloseable {
                 throw new NotATapException(link, namespace);
             }
             InjectionSocket socket = InjectionSocket.open(namespace, link);
-            TapInjector injector = new TapInjector(location, links, link, socket, restoreTimeout);
+            TapInjector injector = new TapInjector(location, links, link, socket, restoreTimeout, handedDirectly);
             injector.growRing(burstFrames);
             return injector;
         } catch (RuntimeException e) {
@@ -163,7 +181,11 @@ public final class TapInjector implements AutoCloseable {
                 if (now.txQueueLength() != raisedQueueLength) {
                     return;
                 }
-                if (now.counters().readFrames() - readFramesAtOpen >= injectedFrames) {
+                // Reads count the frames the host handed to the tap directly as well: only once the VM has read
+                // (or the tap dropped) as many frames as reached the ring since opening is the burst out of it.
+                TapCounters counters = now.counters();
+                long gone = counters.readFrames() - readFramesAtOpen + counters.droppedFrames() - droppedFramesAtOpen;
+                if (gone >= injectedFrames + handedDirectly.getAsLong() - handedDirectlyAtOpen) {
                     links.setTxQueueLength(link.name(), originalQueueLength);
                     return;
                 }

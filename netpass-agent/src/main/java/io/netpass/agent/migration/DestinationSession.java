@@ -136,7 +136,8 @@ public final class DestinationSession {
     private synchronized void prepareInjector(long keptFrames) {
         int burst = keptFrames > 0 ? (int) Math.min(keptFrames + 64, Integer.MAX_VALUE) : DEFAULT_BURST;
         if (injector == null) {
-            injector = TapInjector.open(location, burst, properties.injectionRingRestoreTimeout());
+            injector = TapInjector.open(location, burst, properties.injectionRingRestoreTimeout(),
+                    watch::handedFrames);
         } else {
             injector.growRing(burst);
         }
