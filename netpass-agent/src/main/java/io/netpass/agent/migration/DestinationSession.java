@@ -51,6 +51,7 @@ public final class DestinationSession {
     private final AtomicLong injectedBytes = new AtomicLong();
     private final AtomicLong injectionFailures = new AtomicLong();
     private final AtomicLong skippedAlreadyDelivered = new AtomicLong();
+    private final AtomicLong skippedSentByVm = new AtomicLong();
     private final AtomicLong reconnects = new AtomicLong();
     private volatile SessionState state = SessionState.ARMED;
     private volatile long lastInjected = FrameStreamDecoder.NO_SEQUENCE;
@@ -155,7 +156,11 @@ public final class DestinationSession {
                 continue;
             }
             MemorySegment bytes = MemorySegment.ofArray(frame.frame());
-            if (watch.alreadyDelivered(bytes)) {
+            if (watch.sentByVm(bytes)) {
+                // The VM's own announcement or ARP, flooded back to the old tap after it moved: a VM must not
+                // receive itself (IPv6 duplicate address detection would see a conflict).
+                skippedSentByVm.incrementAndGet();
+            } else if (watch.alreadyDelivered(bytes)) {
                 skippedAlreadyDelivered.incrementAndGet();
             } else {
                 target.inject(frame.sequence(), MemorySegment.ofArray(frame.vnetHeader()), bytes);
@@ -182,8 +187,9 @@ public final class DestinationSession {
         if (burstInjectedNanos == 0) {
             burstInjectedNanos = firstInjectionNanos;
         }
-        log.info("{}: injected {} frames ({} failed, {} already delivered directly)", migrationId,
-                injectedFrames.get(), injectionFailures.get(), skippedAlreadyDelivered.get());
+        log.info("{}: injected {} frames ({} failed, {} already delivered directly, {} sent by the VM itself)",
+                migrationId, injectedFrames.get(), injectionFailures.get(), skippedAlreadyDelivered.get(),
+                skippedSentByVm.get());
         onCompleted.accept(this);
         closeInjectorLater();
     }
@@ -268,6 +274,11 @@ public final class DestinationSession {
 
     public long skippedAlreadyDelivered() {
         return skippedAlreadyDelivered.get();
+    }
+
+    /** Forwarded frames not injected because the VM itself had sent them. */
+    public long skippedSentByVm() {
+        return skippedSentByVm.get();
     }
 
     public long reconnects() {
