@@ -4,6 +4,7 @@ import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
 
 import org.slf4j.Logger;
@@ -22,9 +23,11 @@ import io.netpass.agent.linux.TapCounters;
 /**
  * Writes frames into a destination tap in the order given, each with its vnet header.
  *
- * <p>A tap silently drops what does not fit its ring, so the ring is first grown by the burst size; it is shrunk
- * back on {@link #close()} only once the VM has read the burst, because shrinking a ring drops what is beyond the
- * new size.
+ * <p>A tap silently drops what does not fit its ring, so frames are handed over only as the VM makes room: before
+ * each batch the injector estimates what is queued (frames injected plus frames the host handed to the tap
+ * directly, less what the VM read or the tap dropped) and waits until the batch fits below three quarters of the
+ * ring. The ring is never resized: changing a tap's {@code txqueuelen} deactivates the device for an RCU grace
+ * period, and every frame the host sends it meanwhile — the VM's new traffic right after switchover — is dropped.
  */
 public final class TapInjector implements AutoCloseable {
 
@@ -33,57 +36,54 @@ public final class TapInjector implements AutoCloseable {
     private static final int BATCH_FRAMES = 256;
     private static final long BATCH_BYTES = 4L * MAX_FRAME;
     private static final int REPORTED_FAILURES = 100;
-    private static final long RESTORE_POLL_MILLIS = 5;
+    private static final long ROOM_POLL_NANOS = 200_000;
 
     private final TapLocation location;
     private final NetworkLinks links;
     private final Link link;
     private final InjectionSocket socket;
     private final FrameBatch batch = new FrameBatch(BATCH_FRAMES, BATCH_BYTES);
-    private final Duration restoreTimeout;
+    private final Duration stallTimeout;
     private final long readFramesAtOpen;
     private final long droppedFramesAtOpen;
     private final LongSupplier handedDirectly;
     private final long handedDirectlyAtOpen;
+    private final int queueLimit;
     private final List<InjectionReport.InjectionFailure> failures = new ArrayList<>();
-    private final int originalQueueLength;
-    private int raisedQueueLength;
+    private long leftRingAtLastLook;
     private long injectedFrames;
     private long injectedBytes;
     private long failedFrames;
+    private boolean stallReported;
 
     private TapInjector(TapLocation location, NetworkLinks links, Link link, InjectionSocket socket,
-            Duration restoreTimeout, LongSupplier handedDirectly) {
+            Duration stallTimeout, LongSupplier handedDirectly) {
         this.location = location;
         this.links = links;
         this.link = link;
         this.socket = socket;
-        this.restoreTimeout = restoreTimeout;
+        this.stallTimeout = stallTimeout;
         this.readFramesAtOpen = link.counters().readFrames();
         this.droppedFramesAtOpen = link.counters().droppedFrames();
         this.handedDirectly = handedDirectly;
         this.handedDirectlyAtOpen = handedDirectly.getAsLong();
-        this.originalQueueLength = link.txQueueLength();
-        this.raisedQueueLength = originalQueueLength;
+        // A quarter of the ring stays free for the frames the host hands the tap before the watch has seen them.
+        this.queueLimit = Math.max(1, link.txQueueLength() * 3 / 4);
+    }
+
+    /** Opens injection into a tap that gets no frames from the host meanwhile. */
+    public static TapInjector open(TapLocation location, Duration stallTimeout) {
+        return open(location, stallTimeout, () -> 0);
     }
 
     /**
-     * Opens injection into {@code location}, growing its ring by {@code burstFrames}.
+     * Opens injection into {@code location}, a tap that also gets frames from the host directly;
+     * {@code handedDirectly} counts those (a {@link io.netpass.agent.capture.TapWatch}).
      *
-     * @param restoreTimeout how long {@link #close()} waits for the VM to read the burst before it leaves the ring
-     *     grown rather than drop frames
+     * @param stallTimeout how long a batch waits for the VM to make room before it is injected anyway (a VM that
+     *     stopped reading would lose it either way)
      */
-    public static TapInjector open(TapLocation location, int burstFrames, Duration restoreTimeout) {
-        return open(location, burstFrames, restoreTimeout, () -> 0);
-    }
-
-    /**
-     * Opens injection into a tap that also gets frames from the host directly; {@code handedDirectly} counts them
-     * (a {@link io.netpass.agent.capture.TapWatch}), so that {@link #close()} waits until the VM has read those
-     * queued with the burst too.
-     */
-    public static TapInjector open(TapLocation location, int burstFrames, Duration restoreTimeout,
-            LongSupplier handedDirectly) {
+    public static TapInjector open(TapLocation location, Duration stallTimeout, LongSupplier handedDirectly) {
         NetworkNamespace namespace = location.namespacePath().map(NetworkNamespace::at).orElse(NetworkNamespace.agent());
         NetworkLinks links = NetworkLinks.open(namespace);
         try {
@@ -92,21 +92,10 @@ public final class TapInjector implements AutoCloseable {
                 throw new NotATapException(link, namespace);
             }
             InjectionSocket socket = InjectionSocket.open(namespace, link);
-            TapInjector injector = new TapInjector(location, links, link, socket, restoreTimeout, handedDirectly);
-            injector.growRing(burstFrames);
-            return injector;
+            return new TapInjector(location, links, link, socket, stallTimeout, handedDirectly);
         } catch (RuntimeException e) {
             links.close();
             throw e;
-        }
-    }
-
-    /** Grows the tap's ring so that {@code frames} more fit on top of its normal length. */
-    public void growRing(int frames) {
-        int wanted = originalQueueLength + frames;
-        if (wanted > raisedQueueLength) {
-            links.setTxQueueLength(link.name(), wanted);
-            raisedQueueLength = wanted;
         }
     }
 
@@ -130,12 +119,13 @@ public final class TapInjector implements AutoCloseable {
         }
     }
 
-    /** Sends every queued frame. */
+    /** Sends every queued frame, once the tap's ring has room for them. */
     public void flush() {
         if (batch.isEmpty()) {
             return;
         }
         int frames = batch.size();
+        awaitRoom(frames);
         long[] refused = {0};
         injectedBytes += socket.send(batch, (sequence, error) -> {
             refused[0]++;
@@ -143,6 +133,35 @@ public final class TapInjector implements AutoCloseable {
         });
         injectedFrames += frames - refused[0];
         batch.clear();
+    }
+
+    /** Waits until {@code frames} more fit in the tap's ring below the limit, or the stall timeout passes. */
+    private void awaitRoom(int frames) {
+        if (stallReported) {
+            // The VM stopped reading once already: waiting for it again would only delay what it gets.
+            return;
+        }
+        long deadline = System.nanoTime() + stallTimeout.toNanos();
+        while (true) {
+            long queued = injectedFrames + handedDirectly.getAsLong() - handedDirectlyAtOpen - leftRingAtLastLook;
+            if (queued <= 0 || queued + frames <= queueLimit) {
+                return;
+            }
+            TapCounters counters = links.byIndex(link.index()).counters();
+            long leftRing = counters.readFrames() - readFramesAtOpen + counters.droppedFrames() - droppedFramesAtOpen;
+            if (leftRing > leftRingAtLastLook) {
+                leftRingAtLastLook = leftRing;
+                continue;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                if (!stallReported) {
+                    stallReported = true;
+                    log.warn("{}: the VM has not read its tap for {}; injecting regardless", location, stallTimeout);
+                }
+                return;
+            }
+            LockSupport.parkNanos(ROOM_POLL_NANOS);
+        }
     }
 
     private void fail(long sequence, String error) {
@@ -158,48 +177,15 @@ public final class TapInjector implements AutoCloseable {
         return new InjectionReport(injectedFrames, injectedBytes, failedFrames, List.copyOf(failures));
     }
 
-    /** Restores the tap's ring length once the VM has read what was injected, then closes. */
+    /** Sends what is queued, then closes. */
     @Override
     public void close() {
         try {
             flush();
-            if (raisedQueueLength != originalQueueLength) {
-                restoreRing();
-            }
         } finally {
             socket.close();
             links.close();
             batch.close();
-        }
-    }
-
-    private void restoreRing() {
-        long deadline = System.nanoTime() + restoreTimeout.toNanos();
-        try {
-            while (true) {
-                Link now = links.byIndex(link.index());
-                if (now.txQueueLength() != raisedQueueLength) {
-                    return;
-                }
-                // Reads count the frames the host handed to the tap directly as well: only once the VM has read
-                // (or the tap dropped) as many frames as reached the ring since opening is the burst out of it.
-                TapCounters counters = now.counters();
-                long gone = counters.readFrames() - readFramesAtOpen + counters.droppedFrames() - droppedFramesAtOpen;
-                if (gone >= injectedFrames + handedDirectly.getAsLong() - handedDirectlyAtOpen) {
-                    links.setTxQueueLength(link.name(), originalQueueLength);
-                    return;
-                }
-                if (System.nanoTime() - deadline > 0) {
-                    log.warn("{}: VM has not read the injected frames within {}; ring left at {} entries",
-                            location, restoreTimeout, raisedQueueLength);
-                    return;
-                }
-                Thread.sleep(RESTORE_POLL_MILLIS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (RuntimeException e) {
-            log.warn("{}: could not restore the ring length: {}", location, e.getMessage());
         }
     }
 }

@@ -36,7 +36,6 @@ import reactor.util.retry.Retry;
 public final class DestinationSession {
 
     private static final Logger log = LoggerFactory.getLogger(DestinationSession.class);
-    private static final int DEFAULT_BURST = 4096;
 
     private final String migrationId;
     private final TapLocation location;
@@ -118,7 +117,7 @@ public final class DestinationSession {
                     if (response.releaseSequence() >= 0) {
                         releaseSequence = response.releaseSequence();
                     }
-                    prepareInjector(response.keptFrames());
+                    prepareInjector();
                     return response.body();
                 })
                 .publishOn(injectionScheduler, 4)
@@ -134,13 +133,9 @@ public final class DestinationSession {
                 }));
     }
 
-    private synchronized void prepareInjector(long keptFrames) {
-        int burst = keptFrames > 0 ? (int) Math.min(keptFrames + 64, Integer.MAX_VALUE) : DEFAULT_BURST;
+    private synchronized void prepareInjector() {
         if (injector == null) {
-            injector = TapInjector.open(location, burst, properties.injectionRingRestoreTimeout(),
-                    watch::handedFrames);
-        } else {
-            injector.growRing(burst);
+            injector = TapInjector.open(location, properties.injectionStallTimeout(), watch::handedFrames);
         }
     }
 
@@ -203,9 +198,9 @@ public final class DestinationSession {
         closeInjectorLater();
     }
 
-    /** Restoring the tap's ring waits for the VM to read the burst, so it runs off the injection thread. */
+    /** Closing sends what is left once the VM makes room, so it runs off the injection thread. */
     private void closeInjectorLater() {
-        Thread.ofVirtual().name("restore-ring-" + migrationId).start(this::closeInjector);
+        Thread.ofVirtual().name("close-injector-" + migrationId).start(this::closeInjector);
     }
 
     private synchronized void closeInjector() {

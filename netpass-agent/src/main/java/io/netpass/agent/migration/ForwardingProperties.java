@@ -21,8 +21,8 @@ import org.springframework.validation.annotation.Validated;
  *     injected. Default 10s.
  * @param readsAccountedTimeout at release, how long the source waits for the tap's last reads to be matched, so that
  *     no frame the VM read is forwarded. Default 200ms.
- * @param injectionRingRestoreTimeout how long the destination waits for its VM to read an injected burst before it
- *     shrinks the tap's ring back. Default 10s.
+ * @param injectionStallTimeout how long the destination waits for its VM to make room in its tap's ring before it
+ *     injects the next batch anyway (a tap drops what does not fit). Default 10s.
  * @param armedTimeout a session not released within this time is disarmed and reported. Default 30m.
  */
 @ConfigurationProperties("netpass.agent.forwarding")
@@ -33,7 +33,7 @@ public record ForwardingProperties(
         @Min(1) @DefaultValue("256") int batchFrames,
         @NotNull @DefaultValue("10s") Duration reconnectWindow,
         @NotNull @DefaultValue("200ms") Duration readsAccountedTimeout,
-        @NotNull @DefaultValue("10s") Duration injectionRingRestoreTimeout,
+        @NotNull @DefaultValue("10s") Duration injectionStallTimeout,
         @NotNull @DefaultValue("30m") Duration armedTimeout) {
 
     public static ForwardingProperties defaults() {
