@@ -11,7 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import io.netpass.agent.NetpassAgentApplication;
@@ -72,21 +74,27 @@ public final class AgentProcess implements AutoCloseable {
             int apiPort = freePort();
             int managementPort = freePort();
             Path log = workDirectory.resolve(name + ".log");
+            // Properties given twice on the command line are joined with a comma: the caller's replace the defaults.
+            Map<String, String> properties = new LinkedHashMap<>();
+            properties.put("server.port", Integer.toString(apiPort));
+            properties.put("server.address", "127.0.0.1");
+            properties.put("management.server.port", Integer.toString(managementPort));
+            properties.put("management.server.address", "127.0.0.1");
+            properties.put("netpass.agent.security.controller-token-file", controllerTokens.toAbsolutePath().toString());
+            properties.put("netpass.agent.security.peer-token-file", peerTokens.toAbsolutePath().toString());
+            properties.put("spring.main.banner-mode", "off");
+            for (String argument : extraArguments) {
+                String[] keyValue = argument.replaceFirst("^--", "").split("=", 2);
+                properties.put(keyValue[0], keyValue.length > 1 ? keyValue[1] : "");
+            }
             List<String> command = new ArrayList<>(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "--enable-native-access=ALL-UNNAMED",
                     "-Dio.netty.leakDetection.level=paranoid",
                     "-XX:+UseSerialGC", "-Xmx384m", "-XX:TieredStopAtLevel=1",
                     "-cp", System.getProperty("java.class.path"),
-                    NetpassAgentApplication.class.getName(),
-                    "--server.port=" + apiPort,
-                    "--server.address=127.0.0.1",
-                    "--management.server.port=" + managementPort,
-                    "--management.server.address=127.0.0.1",
-                    "--netpass.agent.security.controller-token-file=" + controllerTokens,
-                    "--netpass.agent.security.peer-token-file=" + peerTokens,
-                    "--spring.main.banner-mode=off"));
-            command.addAll(List.of(extraArguments));
+                    NetpassAgentApplication.class.getName()));
+            properties.forEach((key, value) -> command.add("--" + key + "=" + value));
             Process process = new ProcessBuilder(command)
                     .redirectErrorStream(true)
                     .redirectOutput(log.toFile())
