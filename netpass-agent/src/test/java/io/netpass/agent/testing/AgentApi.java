@@ -118,11 +118,17 @@ public final class AgentApi {
      * {@code method template} of the contract.
      */
     public Response request(String method, String template, String path, @Nullable String jsonBody) {
+        return request(method, template, path, jsonBody, jsonBody == null ? null : "application/json");
+    }
+
+    /** As {@link #request(String, String, String, String)}, with the body's content type given (none if null). */
+    public Response request(String method, String template, String path, @Nullable String body,
+            @Nullable String contentType) {
         HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve(path)).timeout(TIMEOUT)
-                .method(method, jsonBody == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofString(jsonBody));
-        if (jsonBody != null) {
-            request.header("Content-Type", "application/json");
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(body));
+        if (contentType != null) {
+            request.header("Content-Type", contentType);
         }
         if (token != null) {
             request.header("Authorization", "Bearer " + token);
