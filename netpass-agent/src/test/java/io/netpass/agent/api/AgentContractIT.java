@@ -1,6 +1,7 @@
 package io.netpass.agent.api;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -76,6 +77,18 @@ class AgentContractIT {
         assertThat(((Schema<?>) schemas.get("MacList").getItems()).getPattern()).isEqualTo(ApiPatterns.MAC);
         assertThat(((Schema<?>) schemas.get("ArmDestinationRequest").getProperties().get("sourceAgent")).getPattern())
                 .isEqualTo(ApiPatterns.AGENT_URL);
+    }
+
+    @Test
+    void everyExportedMeterIsDocumented() throws Exception {
+        String documented = java.nio.file.Files.readString(AgentContract.load().path().getParent()
+                .resolveSibling("docs").resolve("metrics.md"));
+        List<String> exported = agent.managementGet("/actuator/prometheus").lines()
+                .filter(line -> line.startsWith("# TYPE netpass_agent_"))
+                .map(line -> line.split(" ")[2].replaceFirst("_max$", ""))
+                .distinct().toList();
+        assertThat(exported).isNotEmpty();
+        assertThat(exported).allSatisfy(name -> assertThat(documented).as("docs/metrics.md").contains("`" + name + "`"));
     }
 
     @Test
