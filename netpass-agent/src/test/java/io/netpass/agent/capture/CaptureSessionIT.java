@@ -196,7 +196,7 @@ class CaptureSessionIT {
         DataSize cap = DataSize.ofKilobytes(256);
         // A deep capture ring, so that a loaded CI machine starving the capture thread cannot blur what this tests.
         CaptureProperties defaults = CaptureProperties.defaults();
-        int ringBlocks = 16;
+        int ringBlocks = 128;
         ArmedTaps taps = new ArmedTaps(new CaptureProperties(cap, defaults.ringBlockSize(), ringBlocks,
                 defaults.ringBlockTimeout(), defaults.counterInterval(), defaults.armQuietPeriod(),
                 defaults.armTimeout()));
