@@ -157,7 +157,11 @@ class AgentSecurityIT {
         JsonNode destination = strangerController.session("m-pull", "destination");
         while (!destination.path("state").asString().equals("failed") && System.nanoTime() < deadline) {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
-            destination = strangerController.session("m-pull", "destination");
+            try {
+                destination = strangerController.session("m-pull", "destination");
+            } catch (java.io.UncheckedIOException e) {
+                throw new AssertionError("the agent did not answer; threads in " + stranger.dumpThreads(), e);
+            }
         }
         assertThat(destination.path("state").asString()).as("%s", destination).isEqualTo("failed");
         assertThat(destination.path("failure").asString()).contains("401");
