@@ -121,7 +121,8 @@ public final class InjectionRateBenchmark {
         try (vm; NetworkLinks links = NetworkLinks.open(host.network())) {
             TapCounters before = links.byName(tap).counters();
             long openStart = System.nanoTime();
-            try (TapInjector injector = TapInjector.open(new TapLocation(host.namespace().path(), tap), frames)) {
+            try (TapInjector injector = TapInjector.open(new TapLocation(host.namespace().path(), tap), Duration.ofSeconds(10))) {
+                injector.growRingBeforeTheVmRuns(frames);
                 long openNanos = System.nanoTime() - openStart;
                 long cpuBefore = THREADS.getCurrentThreadCpuTime();
                 long start = System.nanoTime();

@@ -118,7 +118,7 @@ final class TapTrafficGenerator implements AutoCloseable {
                     continue;
                 }
             }
-            socket.send(batch, countRefusal);
+            socket.send(batch, 0, countRefusal);
             sent += BATCH_FRAMES;
         }
         long elapsed = System.nanoTime() - start;

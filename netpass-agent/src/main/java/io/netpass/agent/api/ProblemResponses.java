@@ -1,14 +1,21 @@
 package io.netpass.agent.api;
 
 import java.net.URI;
+import java.util.Locale;
+
+import org.jspecify.annotations.Nullable;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
+import org.springframework.http.HttpStatusCode;
 import org.springframework.http.ProblemDetail;
+import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
 import org.springframework.web.reactive.result.method.annotation.ResponseEntityExceptionHandler;
+import org.springframework.web.server.ServerWebExchange;
 
 import io.netpass.agent.capture.TapAlreadyArmedException;
 import io.netpass.agent.linux.InterfaceNotFoundException;
@@ -19,6 +26,7 @@ import io.netpass.agent.migration.SessionConflictException;
 import io.netpass.agent.migration.SessionFinishedException;
 import io.netpass.agent.migration.SessionNotFoundException;
 import io.netpass.agent.security.TapNotAllowedException;
+import reactor.core.publisher.Mono;
 
 /**
  * Maps every error to RFC 9457 problem+json, once. Problem types are {@code urn:netpass:problem:NAME}, listed in
@@ -28,6 +36,7 @@ import io.netpass.agent.security.TapNotAllowedException;
 public class ProblemResponses extends ResponseEntityExceptionHandler {
 
     private static final Logger log = LoggerFactory.getLogger(ProblemResponses.class);
+    private static final URI ABOUT_BLANK = URI.create("about:blank");
 
     @ExceptionHandler(NotANetworkNamespaceException.class)
     ProblemDetail notANamespace(NotANetworkNamespaceException e) {
@@ -88,6 +97,23 @@ public class ProblemResponses extends ResponseEntityExceptionHandler {
         problem.setType(URI.create("urn:netpass:problem:internal-error"));
         problem.setTitle("Internal error");
         return problem;
+    }
+
+    /**
+     * Errors the framework maps itself (unreadable body, failed validation, unsupported media type) come without a
+     * type: they get {@code urn:netpass:problem:} and their status's reason, e.g. {@code bad-request}, like ours.
+     */
+    @Override
+    protected Mono<ResponseEntity<Object>> createResponseEntity(@Nullable Object body, @Nullable HttpHeaders headers,
+            HttpStatusCode status, ServerWebExchange exchange) {
+        if (body instanceof ProblemDetail problem
+                && (problem.getType() == null || ABOUT_BLANK.equals(problem.getType()))) {
+            HttpStatus known = HttpStatus.resolve(status.value());
+            String name = known == null ? "http-" + status.value()
+                    : known.getReasonPhrase().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-");
+            problem.setType(URI.create("urn:netpass:problem:" + name));
+        }
+        return super.createResponseEntity(body, headers, status, exchange);
     }
 
     private static ProblemDetail problem(HttpStatus status, String type, String title, Exception e) {

@@ -66,6 +66,7 @@ public record SessionView(
         counters.put("injectedBytes", session.injectedBytes());
         counters.put("injectionFailures", session.injectionFailures());
         counters.put("skippedAlreadyDelivered", session.skippedAlreadyDelivered());
+        counters.put("skippedSentByVm", session.skippedSentByVm());
         counters.put("reconnects", session.reconnects());
         counters.put("lastInjectedSequence", session.lastInjectedSequence());
         Map<String, Long> timings = new LinkedHashMap<>();

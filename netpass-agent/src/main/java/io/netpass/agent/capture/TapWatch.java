@@ -46,6 +46,7 @@ public final class TapWatch implements AutoCloseable {
     private final Thread thread;
     private final AtomicLong vmRunningNanos = new AtomicLong(Long.MIN_VALUE);
     private int nextGroupSlot;
+    private volatile long handedFrames;
     private volatile boolean stop;
 
     private TapWatch(TapLocation location, NetworkLinks links, Link link, CaptureRing ring, Set<Long> vmMacs,
@@ -122,6 +123,8 @@ public final class TapWatch implements AutoCloseable {
             return;
         }
         if (frame.outgoing()) {
+            // Only the watch thread writes it.
+            handedFrames++;
             if ((frame.frameByte(0) & 1) != 0) {
                 remember(hash(frame.frame()));
             }
@@ -160,6 +163,19 @@ public final class TapWatch implements AutoCloseable {
             return true;
         }
         return false;
+    }
+
+    /**
+     * Frames the host has handed to the tap directly (not injected: injection bypasses packet sockets) since the
+     * watch started, as far as the watch has seen them, about a block timeout late.
+     */
+    public long handedFrames() {
+        return handedFrames;
+    }
+
+    /** Whether {@code frame} was sent by the VM itself: its source address is one of the VM's. */
+    public boolean sentByVm(MemorySegment frame) {
+        return frame.byteSize() >= 2 * MAC_LENGTH && vmMacs.contains(MacAddress.read(frame, MAC_LENGTH));
     }
 
     /** The {@link System#nanoTime()} at which the VM was seen running, if it was. */

@@ -1,9 +1,14 @@
 package io.netpass.agent.inject;
 
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongSupplier;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import io.netpass.agent.capture.KeptFrame;
 import io.netpass.agent.capture.TapLocation;
@@ -13,46 +18,76 @@ import io.netpass.agent.linux.Link;
 import io.netpass.agent.linux.NetworkLinks;
 import io.netpass.agent.linux.NetworkNamespace;
 import io.netpass.agent.linux.NotATapException;
+import io.netpass.agent.linux.TapCounters;
 
 /**
  * Writes frames into a destination tap in the order given, each with its vnet header.
  *
- * <p>A tap silently drops what does not fit its ring, so the ring is grown for the burst. Grow it before the VM
- * runs: changing an up interface's queue length makes the kernel deactivate it for an RCU grace period
- * ({@code dev_qdisc_change_tx_queue_len}), dropping every frame sent to it meanwhile (≈ 50 ms measured here).
- * For the same reason the length is not shrunk back while the VM may run; {@link #restoreRingLength()} is for
- * migrations that never reached the destination.
+ * <p>A tap silently drops what does not fit its ring, so frames are handed over only as the VM makes room: before
+ * each batch the injector estimates what is queued (frames injected plus frames the host handed to the tap
+ * directly, less what the VM read or the tap dropped) and waits until the batch fits below three quarters of the
+ * ring. The ring is never resized: changing a tap's {@code txqueuelen} deactivates the device for an RCU grace
+ * period, and every frame the host sends it meanwhile — the VM's new traffic right after switchover — is dropped.
  */
 public final class TapInjector implements AutoCloseable {
 
+    private static final Logger log = LoggerFactory.getLogger(TapInjector.class);
     private static final int MAX_FRAME = 65_536 + 64;
     private static final int BATCH_FRAMES = 256;
     private static final long BATCH_BYTES = 4L * MAX_FRAME;
     private static final int REPORTED_FAILURES = 100;
+    private static final long ROOM_POLL_NANOS = 200_000;
 
     private final TapLocation location;
     private final NetworkLinks links;
     private final Link link;
     private final InjectionSocket socket;
     private final FrameBatch batch = new FrameBatch(BATCH_FRAMES, BATCH_BYTES);
-    private final List<InjectionReport.InjectionFailure> failures = new ArrayList<>();
+    private final Duration stallTimeout;
+    private final long readFramesAtOpen;
+    private final long droppedFramesAtOpen;
+    private final LongSupplier handedDirectly;
+    private final long handedDirectlyAtOpen;
     private final int originalQueueLength;
-    private int raisedQueueLength;
+    private int queueLength;
+    private int queueLimit;
+    private final List<InjectionReport.InjectionFailure> failures = new ArrayList<>();
+    private long leftRingAtLastLook;
     private long injectedFrames;
     private long injectedBytes;
     private long failedFrames;
+    private boolean stallReported;
 
-    private TapInjector(TapLocation location, NetworkLinks links, Link link, InjectionSocket socket) {
+    private TapInjector(TapLocation location, NetworkLinks links, Link link, InjectionSocket socket,
+            Duration stallTimeout, LongSupplier handedDirectly) {
         this.location = location;
         this.links = links;
         this.link = link;
         this.socket = socket;
+        this.stallTimeout = stallTimeout;
+        this.readFramesAtOpen = link.counters().readFrames();
+        this.droppedFramesAtOpen = link.counters().droppedFrames();
+        this.handedDirectly = handedDirectly;
+        this.handedDirectlyAtOpen = handedDirectly.getAsLong();
+        // A quarter of the ring stays free for the frames the host hands the tap before the watch has seen them.
         this.originalQueueLength = link.txQueueLength();
-        this.raisedQueueLength = originalQueueLength;
+        this.queueLength = originalQueueLength;
+        this.queueLimit = Math.max(1, queueLength * 3 / 4);
     }
 
-    /** Opens injection into {@code location}, growing its ring so that {@code burstFrames} more fit. */
-    public static TapInjector open(TapLocation location, int burstFrames) {
+    /** Opens injection into a tap that gets no frames from the host meanwhile. */
+    public static TapInjector open(TapLocation location, Duration stallTimeout) {
+        return open(location, stallTimeout, () -> 0);
+    }
+
+    /**
+     * Opens injection into {@code location}, a tap that also gets frames from the host directly;
+     * {@code handedDirectly} counts those (a {@link io.netpass.agent.capture.TapWatch}).
+     *
+     * @param stallTimeout how long a batch waits for the VM to make room before it is injected anyway (a VM that
+     *     stopped reading would lose it either way)
+     */
+    public static TapInjector open(TapLocation location, Duration stallTimeout, LongSupplier handedDirectly) {
         NetworkNamespace namespace = location.namespacePath().map(NetworkNamespace::at).orElse(NetworkNamespace.agent());
         NetworkLinks links = NetworkLinks.open(namespace);
         try {
@@ -61,39 +96,36 @@ public final class TapInjector implements AutoCloseable {
                 throw new NotATapException(link, namespace);
             }
             InjectionSocket socket = InjectionSocket.open(namespace, link);
-            TapInjector injector = new TapInjector(location, links, link, socket);
-            injector.growRing(burstFrames);
-            return injector;
+            return new TapInjector(location, links, link, socket, stallTimeout, handedDirectly);
         } catch (RuntimeException e) {
             links.close();
             throw e;
         }
     }
 
-    /**
-     * Grows the tap's ring so that {@code frames} more fit on top of its normal length.
-     *
-     * @return whether the length changed (and the tap briefly dropped frames, see the class comment)
-     */
-    public boolean growRing(int frames) {
-        int wanted = originalQueueLength + frames;
-        if (wanted <= raisedQueueLength) {
-            return false;
-        }
-        links.setTxQueueLength(link.name(), wanted);
-        raisedQueueLength = wanted;
-        return true;
-    }
-
-    /** Gives the tap back its original ring length; only for when the VM cannot be running. */
-    public void restoreRingLength() {
-        if (raisedQueueLength != originalQueueLength) {
-            links.setTxQueueLength(link.name(), originalQueueLength);
-            raisedQueueLength = originalQueueLength;
-        }
-    }
-
     /** Injects one kept frame; a refusal is recorded in the report, not thrown. */
+    /**
+     * Grows the tap's ring by {@code frames}, so that a burst needs no pacing. Only while the VM cannot run yet:
+     * the kernel deactivates the tap while it changes the length, dropping what the host sends it meanwhile.
+     */
+    public void growRingBeforeTheVmRuns(int frames) {
+        int wanted = originalQueueLength + frames;
+        if (wanted > queueLength) {
+            links.setTxQueueLength(link.name(), wanted);
+            queueLength = wanted;
+            queueLimit = Math.max(1, queueLength * 3 / 4);
+        }
+    }
+
+    /** Gives the tap its original ring length back; only for when the VM cannot be running (see above). */
+    public void restoreRingLengthBeforeTheVmRuns() {
+        if (queueLength != originalQueueLength) {
+            links.setTxQueueLength(link.name(), originalQueueLength);
+            queueLength = originalQueueLength;
+            queueLimit = Math.max(1, queueLength * 3 / 4);
+        }
+    }
+
     public void inject(KeptFrame frame) {
         inject(frame.sequence(), frame.vnetHeader(), frame.frame());
     }
@@ -113,19 +145,49 @@ public final class TapInjector implements AutoCloseable {
         }
     }
 
-    /** Sends every queued frame. */
+    /** Sends every queued frame, once the tap's ring has room for them. */
     public void flush() {
         if (batch.isEmpty()) {
             return;
         }
         int frames = batch.size();
+        awaitRoom(frames);
         long[] refused = {0};
-        injectedBytes += socket.send(batch, (sequence, error) -> {
+        injectedBytes += socket.send(batch, stallTimeout.toNanos(), (sequence, error) -> {
             refused[0]++;
             fail(sequence, error.getMessage());
         });
         injectedFrames += frames - refused[0];
         batch.clear();
+    }
+
+    /** Waits until {@code frames} more fit in the tap's ring below the limit, or the stall timeout passes. */
+    private void awaitRoom(int frames) {
+        if (stallReported) {
+            // The VM stopped reading once already: waiting for it again would only delay what it gets.
+            return;
+        }
+        long deadline = System.nanoTime() + stallTimeout.toNanos();
+        while (true) {
+            long queued = injectedFrames + handedDirectly.getAsLong() - handedDirectlyAtOpen - leftRingAtLastLook;
+            if (queued <= 0 || queued + frames <= queueLimit) {
+                return;
+            }
+            TapCounters counters = links.byIndex(link.index()).counters();
+            long leftRing = counters.readFrames() - readFramesAtOpen + counters.droppedFrames() - droppedFramesAtOpen;
+            if (leftRing > leftRingAtLastLook) {
+                leftRingAtLastLook = leftRing;
+                continue;
+            }
+            if (System.nanoTime() - deadline > 0) {
+                if (!stallReported) {
+                    stallReported = true;
+                    log.warn("{}: the VM has not read its tap for {}; injecting regardless", location, stallTimeout);
+                }
+                return;
+            }
+            LockSupport.parkNanos(ROOM_POLL_NANOS);
+        }
     }
 
     private void fail(long sequence, String error) {
@@ -141,7 +203,7 @@ public final class TapInjector implements AutoCloseable {
         return new InjectionReport(injectedFrames, injectedBytes, failedFrames, List.copyOf(failures));
     }
 
-    /** Sends what is queued and closes; the ring keeps its grown length. */
+    /** Sends what is queued, then closes. */
     @Override
     public void close() {
         try {

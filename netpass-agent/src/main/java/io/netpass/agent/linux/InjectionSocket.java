@@ -13,6 +13,9 @@ public final class InjectionSocket implements AutoCloseable {
     /** Size of the virtio_net_hdr each frame given to {@link #send} must start with. */
     public static final int VNET_HEADER_SIZE = 10;
 
+    /** How long to wait before trying a frame again that a full tap ring refused. */
+    private static final long FULL_RING_BACKOFF_NANOS = 50_000;
+
     private final String subject;
     private final int fd;
 
@@ -74,14 +77,17 @@ public final class InjectionSocket implements AutoCloseable {
     }
 
     /**
-     * Sends every frame of {@code batch} in order with as few {@code sendmmsg} calls as the kernel allows. A frame
-     * the kernel refuses is handed to {@code failures} and the rest are still sent.
+     * Sends every frame of {@code batch} in order with as few {@code sendmmsg} calls as the kernel allows. A tap
+     * whose ring is full refuses a bypassing frame with ENOBUFS: that frame is tried again, in order, until
+     * {@code fullRingTimeoutNanos} has passed. A frame the kernel refuses otherwise (or for longer) is handed to
+     * {@code failures} and the rest are still sent.
      *
      * @return frame bytes sent, vnet headers excluded
      */
-    public long send(FrameBatch batch, BatchFailureHandler failures) {
+    public long send(FrameBatch batch, long fullRingTimeoutNanos, BatchFailureHandler failures) {
         long bytes = 0;
         int next = 0;
+        long fullSince = 0;
         while (next < batch.size()) {
             int sent = Libc.sendmmsg(fd, batch.messagesFrom(next), batch.size() - next, 0);
             if (sent <= 0) {
@@ -89,10 +95,22 @@ public final class InjectionSocket implements AutoCloseable {
                 if (errno == Libc.EINTR) {
                     continue;
                 }
+                if (errno == Libc.ENOBUFS) {
+                    long now = System.nanoTime();
+                    if (fullSince == 0) {
+                        fullSince = now;
+                    }
+                    if (now - fullSince < fullRingTimeoutNanos) {
+                        java.util.concurrent.locks.LockSupport.parkNanos(FULL_RING_BACKOFF_NANOS);
+                        continue;
+                    }
+                }
+                fullSince = 0;
                 failures.refused(batch.sequence(next), new NativeCallException("sendmmsg", subject, errno));
                 next++;
                 continue;
             }
+            fullSince = 0;
             for (int i = next; i < next + sent; i++) {
                 bytes += batch.frameLength(i);
             }

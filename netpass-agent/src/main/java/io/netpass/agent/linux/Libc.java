@@ -55,6 +55,7 @@ final class Libc {
     static final int ENXIO = 6;
     static final int ENODEV = 19;
     static final int EINVAL = 22;
+    static final int ENOBUFS = 105;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();

@@ -50,6 +50,7 @@ public final class DestinationSession {
     private final AtomicLong injectedBytes = new AtomicLong();
     private final AtomicLong injectionFailures = new AtomicLong();
     private final AtomicLong skippedAlreadyDelivered = new AtomicLong();
+    private final AtomicLong skippedSentByVm = new AtomicLong();
     private final AtomicLong reconnects = new AtomicLong();
     private volatile SessionState state = SessionState.ARMED;
     private volatile long lastInjected = FrameStreamDecoder.NO_SEQUENCE;
@@ -73,13 +74,14 @@ public final class DestinationSession {
         this.peers = peers;
         this.properties = properties;
         this.injectionScheduler = injectionScheduler;
-        // The ring grows now, while the VM cannot run yet: growing it later would drop frames (TapInjector).
-        this.injector = TapInjector.open(location, properties.injectionHeadroom());
+        this.watch = TapWatch.start(location, vmMacs, captureProperties, this::vmRunning);
         try {
-            this.watch = TapWatch.start(location, vmMacs, captureProperties, this::vmRunning);
+            // Opened now, off the event loop and before the VM can run, when growing its ring drops nothing.
+            TapInjector opened = TapInjector.open(location, properties.injectionStallTimeout(), watch::handedFrames);
+            opened.growRingBeforeTheVmRuns(properties.injectionHeadroom());
+            this.injector = opened;
         } catch (RuntimeException e) {
-            injector.restoreRingLength();
-            injector.close();
+            watch.close();
             throw e;
         }
         peers.ping(sourceAgent).subscribe(null, error -> log.warn("{}: source agent {} not reachable yet: {}",
@@ -126,7 +128,6 @@ public final class DestinationSession {
                     if (response.releaseSequence() >= 0) {
                         releaseSequence = response.releaseSequence();
                     }
-                    prepareInjector(response.keptFrames());
                     return response.body();
                 })
                 .publishOn(injectionScheduler, 4)
@@ -142,14 +143,6 @@ public final class DestinationSession {
                 }));
     }
 
-    private synchronized void prepareInjector(long keptFrames) {
-        if (injector != null && keptFrames > properties.injectionHeadroom()
-                && injector.growRing((int) Math.min(keptFrames, Integer.MAX_VALUE))) {
-            log.warn("{}: {} kept frames exceed the ring headroom of {}; the tap's ring was grown at release",
-                    migrationId, keptFrames, properties.injectionHeadroom());
-        }
-    }
-
     private synchronized void inject(List<ForwardedFrame> frames) {
         TapInjector target = injector;
         if (target == null || frames.isEmpty()) {
@@ -162,7 +155,11 @@ public final class DestinationSession {
                 continue;
             }
             MemorySegment bytes = MemorySegment.ofArray(frame.frame());
-            if (watch.alreadyDelivered(bytes)) {
+            if (watch.sentByVm(bytes)) {
+                // The VM's own announcement or ARP, flooded back to the old tap after it moved: a VM must not
+                // receive itself (IPv6 duplicate address detection would see a conflict).
+                skippedSentByVm.incrementAndGet();
+            } else if (watch.alreadyDelivered(bytes)) {
                 skippedAlreadyDelivered.incrementAndGet();
             } else {
                 target.inject(frame.sequence(), MemorySegment.ofArray(frame.vnetHeader()), bytes);
@@ -189,8 +186,9 @@ public final class DestinationSession {
         if (burstInjectedNanos == 0) {
             burstInjectedNanos = firstInjectionNanos;
         }
-        log.info("{}: injected {} frames ({} failed, {} already delivered directly)", migrationId,
-                injectedFrames.get(), injectionFailures.get(), skippedAlreadyDelivered.get());
+        log.info("{}: injected {} frames ({} failed, {} already delivered directly, {} sent by the VM itself)",
+                migrationId, injectedFrames.get(), injectionFailures.get(), skippedAlreadyDelivered.get(),
+                skippedSentByVm.get());
         onCompleted.accept(this);
         closeInjectorLater();
     }
@@ -204,7 +202,7 @@ public final class DestinationSession {
         closeInjectorLater();
     }
 
-    /** Closing waits for the watch thread, so it runs off the injection thread. */
+    /** Closing sends what is left once the VM makes room, so it runs off the injection thread. */
     private void closeInjectorLater() {
         Thread.ofVirtual().name("close-injector-" + migrationId).start(this::closeInjector);
     }
@@ -212,8 +210,7 @@ public final class DestinationSession {
     private synchronized void closeInjector() {
         if (injector != null) {
             if (vmRunningNanos == 0) {
-                // The VM never ran here, so nothing can be dropped by giving the tap its ring length back.
-                injector.restoreRingLength();
+                injector.restoreRingLengthBeforeTheVmRuns();
             }
             injector.close();
             injector = null;
@@ -279,6 +276,11 @@ public final class DestinationSession {
 
     public long skippedAlreadyDelivered() {
         return skippedAlreadyDelivered.get();
+    }
+
+    /** Forwarded frames not injected because the VM itself had sent them. */
+    public long skippedSentByVm() {
+        return skippedSentByVm.get();
     }
 
     public long reconnects() {

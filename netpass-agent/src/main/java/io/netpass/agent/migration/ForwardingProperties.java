@@ -22,8 +22,10 @@ import org.springframework.validation.annotation.Validated;
  * @param readsAccountedTimeout at release, how long the source waits for the tap's last reads to be matched, so that
  *     no frame the VM read is forwarded. Default 200ms.
  * @param injectionHeadroom frames by which the destination tap's ring is grown when the destination is armed, before
- *     its VM runs, so that the injected burst fits. A larger burst grows it again at release, which costs the tap
- *     a brief outage (docs/reconciliation.md). Default 4096.
+ *     its VM runs, so that the injected burst fits. Bursts larger than the room are
+ *     paced (injectionStallTimeout) rather than grown into, which would cost the running VM an outage. Default 4096.
+ * @param injectionStallTimeout how long the destination waits for its VM to make room in its tap's ring before it
+ *     injects the next batch anyway (a tap drops what does not fit). Default 10s.
  * @param armedTimeout a session not released within this time is disarmed and reported. Default 30m.
  * @param forwardFrameHeldByVmm whether the source also forwards the last frame its VM read, when kept frames follow
  *     it directly. QEMU reads one frame after the VM stops, cannot deliver it and holds it in its own queue, which
@@ -38,11 +40,12 @@ public record ForwardingProperties(
         @NotNull @DefaultValue("10s") Duration reconnectWindow,
         @NotNull @DefaultValue("200ms") Duration readsAccountedTimeout,
         @Min(0) @DefaultValue("4096") int injectionHeadroom,
+        @NotNull @DefaultValue("10s") Duration injectionStallTimeout,
         @NotNull @DefaultValue("30m") Duration armedTimeout,
         @DefaultValue("true") boolean forwardFrameHeldByVmm) {
 
     public static ForwardingProperties defaults() {
         return new ForwardingProperties(Duration.ofMillis(300), Duration.ofSeconds(3), 256, Duration.ofSeconds(10),
-                Duration.ofMillis(200), 4096, Duration.ofMinutes(30), true);
+                Duration.ofMillis(200), 4096, Duration.ofSeconds(10), Duration.ofMinutes(30), true);
     }
 }

@@ -27,7 +27,7 @@ public final class PeerClient {
     public static final MediaType FRAME_STREAM = MediaType.parseMediaType("application/vnd.netpass.frame-stream.v1");
     /** Response header: the newest kept sequence when the source released, to tell the burst from later frames. */
     public static final String RELEASE_SEQUENCE_HEADER = "Netpass-Release-Sequence";
-    /** Response header: how many frames the source keeps, to size the destination tap's ring. */
+    /** Response header: how many frames the source keeps when the stream starts. */
     public static final String KEPT_FRAMES_HEADER = "Netpass-Kept-Frames";
 
     private final WebClient webClient;

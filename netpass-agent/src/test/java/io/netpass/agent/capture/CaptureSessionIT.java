@@ -178,7 +178,7 @@ class CaptureSessionIT {
             assertThat(session.status().tapGone()).isTrue();
             assertThat(keptFrames(session)).containsExactlyElementsOf(sent);
 
-            try (TapInjector injector = TapInjector.open(tapOf(destination), 300)) {
+            try (TapInjector injector = TapInjector.open(tapOf(destination), Duration.ofSeconds(5))) {
                 session.takeKept(Integer.MAX_VALUE, injector::inject);
                 assertThat(injector.report().injectedFrames()).isEqualTo(300);
                 assertThat(injector.report().failedFrames()).isZero();

@@ -14,6 +14,8 @@ import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.springframework.core.io.buffer.DataBuffer;
 
+import io.netpass.agent.testing.SeededTrials;
+
 import reactor.core.publisher.Flux;
 
 /**

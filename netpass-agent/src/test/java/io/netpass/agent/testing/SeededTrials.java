@@ -1,4 +1,4 @@
-package io.netpass.agent.stream;
+package io.netpass.agent.testing;
 
 import java.util.SplittableRandom;
 import java.util.concurrent.ThreadLocalRandom;
@@ -11,14 +11,14 @@ import java.util.function.Consumer;
  * <p>Stands in for jqwik, whose releases from 1.10 ask not to be used by AI coding agents and which is built on JUnit
  * Platform 1.x, not the Platform 6 that Spring Boot 4 brings.
  */
-final class SeededTrials {
+public final class SeededTrials {
 
-    static final String SEED_PROPERTY = "netpass.trials.seed";
+    public static final String SEED_PROPERTY = "netpass.trials.seed";
 
     private SeededTrials() {
     }
 
-    static void run(int trials, Consumer<SplittableRandom> trial) {
+    public static void run(int trials, Consumer<SplittableRandom> trial) {
         String fixedSeed = System.getProperty(SEED_PROPERTY);
         if (fixedSeed != null) {
             runOne(Long.parseLong(fixedSeed), trial);

@@ -1,0 +1,308 @@
+package io.netpass.agent.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import io.netpass.agent.NetpassAgentApplication;
+
+/**
+ * A netpass agent running as a child JVM on loopback, as it runs on a host: its own API port and management port,
+ * token files, Netty's leak detector at paranoid. Its output goes to {@code NAME.log} in the work directory, which
+ * {@link #assertNoLeaks()} reads.
+ *
+ * <p>Each agent has its own controller token; the peer token file is shared, as a fleet shares one peer Secret.
+ */
+public final class AgentProcess implements AutoCloseable {
+
+    /** What the leak detector prints for a buffer collected unreleased. */
+    public static final String LEAK_MARK = "LEAK:";
+
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
+
+    private final String name;
+    private final Process process;
+    private final int apiPort;
+    private final int managementPort;
+    private final Path log;
+    private final String controllerToken;
+    private final String peerToken;
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5)).build();
+
+    private AgentProcess(String name, Process process, int apiPort, int managementPort, Path log,
+            String controllerToken, String peerToken) {
+        this.name = name;
+        this.process = process;
+        this.apiPort = apiPort;
+        this.managementPort = managementPort;
+        this.log = log;
+        this.controllerToken = controllerToken;
+        this.peerToken = peerToken;
+    }
+
+    /**
+     * Starts agent {@code name} with its files in {@code workDirectory} and returns once it is ready (its readiness
+     * probe answers UP). {@code extraArguments} are more {@code --key=value} properties.
+     */
+    public static AgentProcess start(String name, Path workDirectory, String... extraArguments) {
+        try {
+            Files.createDirectories(workDirectory);
+            String controllerToken = "controller-" + name + "-" + Long.toHexString(System.nanoTime());
+            Path controllerTokens = Files.writeString(workDirectory.resolve(name + "-controller.token"),
+                    controllerToken + "\n");
+            Path peerTokens = workDirectory.resolve("peer.token");
+            synchronized (AgentProcess.class) {
+                if (!Files.exists(peerTokens)) {
+                    Files.writeString(peerTokens, "peer-" + Long.toHexString(System.nanoTime()) + "\n");
+                }
+            }
+            String peerToken = Files.readAllLines(peerTokens).getFirst().strip();
+            int apiPort = freePort();
+            int managementPort = freePort();
+            Path log = workDirectory.resolve(name + ".log");
+            // Properties given twice on the command line are joined with a comma: the caller's replace the defaults.
+            Map<String, String> properties = new LinkedHashMap<>();
+            properties.put("server.port", Integer.toString(apiPort));
+            properties.put("server.address", "127.0.0.1");
+            properties.put("management.server.port", Integer.toString(managementPort));
+            properties.put("management.server.address", "127.0.0.1");
+            properties.put("netpass.agent.security.controller-token-file", controllerTokens.toAbsolutePath().toString());
+            properties.put("netpass.agent.security.peer-token-file", peerTokens.toAbsolutePath().toString());
+            properties.put("spring.main.banner-mode", "off");
+            for (String argument : extraArguments) {
+                String[] keyValue = argument.replaceFirst("^--", "").split("=", 2);
+                properties.put(keyValue[0], keyValue.length > 1 ? keyValue[1] : "");
+            }
+            List<String> command = new ArrayList<>(List.of(
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--enable-native-access=ALL-UNNAMED",
+                    "-Dio.netty.leakDetection.level=paranoid",
+                    "-XX:+UseSerialGC", "-Xmx384m", "-XX:TieredStopAtLevel=1",
+                    "-cp", System.getProperty("java.class.path"),
+                    NetpassAgentApplication.class.getName()));
+            properties.forEach((key, value) -> command.add("--" + key + "=" + value));
+            Process process = new ProcessBuilder(command)
+                    .redirectErrorStream(true)
+                    .redirectOutput(log.toFile())
+                    .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                    .start();
+            AgentProcess agent = new AgentProcess(name, process, apiPort, managementPort, log, controllerToken,
+                    peerToken);
+            try {
+                agent.awaitReady();
+            } catch (RuntimeException | Error e) {
+                agent.close();
+                throw e;
+            }
+            return agent;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start agent " + name, e);
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private void awaitReady() {
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        while (true) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("agent " + name + " exited with " + process.exitValue() + ":\n"
+                        + logTail(60));
+            }
+            try {
+                HttpResponse<String> health = http.send(HttpRequest.newBuilder(management("/actuator/health/readiness"))
+                        .timeout(Duration.ofSeconds(2)).GET().build(), HttpResponse.BodyHandlers.ofString());
+                if (health.statusCode() == 200 && health.body().contains("UP")) {
+                    return;
+                }
+            } catch (IOException e) {
+                // Not listening yet.
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while starting agent " + name, e);
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("agent " + name + " not ready within " + START_TIMEOUT + ":\n"
+                        + logTail(60));
+            }
+            sleep(Duration.ofMillis(200));
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public boolean alive() {
+        return process.isAlive();
+    }
+
+    public int apiPort() {
+        return apiPort;
+    }
+
+    /** {@code http://127.0.0.1:PORT}, what a destination is told as {@code sourceAgent}. */
+    public URI baseUri() {
+        return URI.create("http://127.0.0.1:" + apiPort);
+    }
+
+    /** A URL on the management port (health, metrics), which needs no token. */
+    public URI management(String path) {
+        return URI.create("http://127.0.0.1:" + managementPort + path);
+    }
+
+    /** The token this agent's controller presents. */
+    public String controllerToken() {
+        return controllerToken;
+    }
+
+    /** The token agents present to each other. */
+    public String peerToken() {
+        return peerToken;
+    }
+
+    /** A controller's client of this agent, presenting its controller token. */
+    public AgentApi api() {
+        return new AgentApi(baseUri(), controllerToken);
+    }
+
+    /** Its management endpoint {@code path} as text; fails unless 200. */
+    public String managementGet(String path) {
+        try {
+            HttpResponse<String> response = http.send(HttpRequest.newBuilder(management(path))
+                    .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() != 200) {
+                throw new IllegalStateException(path + " of agent " + name + " answered " + response.statusCode());
+            }
+            return response.body();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public Path log() {
+        return log;
+    }
+
+    public String logText() {
+        try {
+            return Files.readString(log);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The last {@code lines} lines of the log. */
+    public String logTail(int lines) {
+        List<String> all = logText().lines().toList();
+        return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+    }
+
+    /**
+     * Fails if the agent's log holds a leak report. The leak detector reports a buffer only once it was collected
+     * and a later buffer is tracked, so this first has the agent collect its garbage ({@code jcmd GC.run}) and serve
+     * a few requests.
+     */
+    public void assertNoLeaks() {
+        if (process.isAlive()) {
+            for (int round = 0; round < 2; round++) {
+                runJcmd("GC.run");
+                for (int i = 0; i < 5; i++) {
+                    api().sessions();
+                }
+                sleep(Duration.ofMillis(200));
+            }
+        }
+        List<String> leaks = logText().lines().filter(line -> line.contains(LEAK_MARK)).toList();
+        if (!leaks.isEmpty()) {
+            throw new AssertionError("agent " + name + " leaked buffers (" + log + "):\n" + String.join("\n", leaks));
+        }
+    }
+
+    /** Writes a thread dump of the agent to {@code NAME-threads.txt} beside its log; returns that file. */
+    public Path dumpThreads() {
+        Path dump = log.resolveSibling(name + "-threads-" + System.currentTimeMillis() + ".txt");
+        try {
+            Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                    Long.toString(process.pid()), "Thread.print")
+                    .redirectErrorStream(true).redirectOutput(dump.toFile()).start();
+            jcmd.waitFor(30, TimeUnit.SECONDS);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return dump;
+    }
+
+    private void runJcmd(String command) {
+        try {
+            Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                    Long.toString(process.pid()), command)
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
+            if (!jcmd.waitFor(30, TimeUnit.SECONDS)) {
+                jcmd.destroyForcibly();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Stops the agent: SIGTERM (a graceful shutdown that disarms), then SIGKILL if it lingers. */
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            process.destroyForcibly();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "agent " + name + " (pid " + process.pid() + ", api " + apiPort + ", management " + managementPort + ")";
+    }
+}
