@@ -144,12 +144,15 @@ public final class AgentClient implements AutoCloseable {
     }
 
     private String unreachable(Throwable e) {
-        if (e instanceof TimeoutException || e.getCause() instanceof TimeoutException
-                || e.getClass().getSimpleName().contains("Timeout")) {
-            return "no answer within " + callTimeout.toMillis() + "ms";
-        }
         Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
+        while (true) {
+            // Reactor's TimeoutException, or Netty's ReadTimeoutException from the response timeout.
+            if (root instanceof TimeoutException || root.getClass().getSimpleName().contains("Timeout")) {
+                return "no answer within " + callTimeout.toMillis() + "ms";
+            }
+            if (root.getCause() == null || root.getCause() == root) {
+                break;
+            }
             root = root.getCause();
         }
         return root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());

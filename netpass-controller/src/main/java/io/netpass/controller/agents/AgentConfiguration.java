@@ -18,8 +18,10 @@ class AgentConfiguration {
     }
 
     @Bean(destroyMethod = "close")
-    AgentClient agentClient(WebClient.Builder builder, AgentProperties properties,
-            @Qualifier("agentTokens") TokenFile agentTokens, ControllerMeters meters) {
-        return new AgentClient(builder, properties.agentCalls(), agentTokens::first, meters);
+    AgentClient agentClient(AgentProperties properties, @Qualifier("agentTokens") TokenFile agentTokens,
+            ControllerMeters meters) {
+        // A client of its own (Boot 4 no longer auto-configures a WebClient.Builder without spring-boot-webclient):
+        // agents get Jackson's defaults, and AgentSession ignores fields newer agents add.
+        return new AgentClient(WebClient.builder(), properties.agentCalls(), agentTokens::first, meters);
     }
 }

@@ -11,7 +11,10 @@ import io.netpass.controller.migration.MigrationState;
 import io.netpass.controller.migration.Nic;
 import io.netpass.controller.migration.RecordedEvent;
 
-/** A migration as the API shows it ({@code Migration} in the contract). */
+/**
+ * A migration as the API shows it ({@code Migration} in the contract). {@code settled}: it finished and its agents
+ * were disarmed (or could not be reached); nothing about it changes any more.
+ */
 public record MigrationView(
         String id,
         @Nullable String idempotencyKey,
@@ -28,14 +31,15 @@ public record MigrationView(
         @Nullable Instant finishedAt,
         boolean recovered,
         List<RecordedEvent> events,
-        @Nullable MigrationReport report) {
+        @Nullable MigrationReport report,
+        boolean settled) {
 
     static MigrationView of(MigrationSnapshot snapshot) {
         return new MigrationView(snapshot.id(), snapshot.idempotencyKey(), snapshot.vm(), snapshot.state(),
                 snapshot.reason(), snapshot.sourceAgent().toString(), snapshot.destinationAgent().toString(),
                 snapshot.nics(), snapshot.createdAt(), snapshot.updatedAt(), snapshot.armedAt(),
                 snapshot.switchingAt(), snapshot.finishedAt(), snapshot.recovered(), snapshot.events(),
-                snapshot.report());
+                snapshot.report(), snapshot.settled());
     }
 
     /** {@code MigrationList} in the contract. */

@@ -8,6 +8,7 @@ import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
+import org.springframework.http.MediaType;
 import org.springframework.http.ProblemDetail;
 import org.springframework.http.ResponseEntity;
 import org.springframework.validation.FieldError;
@@ -28,7 +29,8 @@ import reactor.core.publisher.Mono;
 
 /**
  * Maps every error to RFC 9457 problem+json, once. Problem types are {@code urn:netpass:problem:NAME}, listed in
- * docs/problems.md; the framework's own errors (bad JSON, wrong method, unknown path) keep {@code about:blank}.
+ * docs/problems.md; the framework's own errors (bad JSON, wrong method, unknown path) have no type, which RFC 9457
+ * reads as {@code about:blank}.
  * Callers never see a stack trace; unexpected errors are logged here.
  */
 @RestControllerAdvice
@@ -37,43 +39,43 @@ public class ProblemResponses extends ResponseEntityExceptionHandler {
     private static final Logger log = LoggerFactory.getLogger(ProblemResponses.class);
 
     @ExceptionHandler(MigrationNotFoundException.class)
-    ProblemDetail notFound(MigrationNotFoundException e) {
+    ResponseEntity<ProblemDetail> notFound(MigrationNotFoundException e) {
         return problem(HttpStatus.NOT_FOUND, "migration-not-found", "No such migration", e);
     }
 
     @ExceptionHandler(MigrationConflictException.class)
-    ProblemDetail conflict(MigrationConflictException e) {
+    ResponseEntity<ProblemDetail> conflict(MigrationConflictException e) {
         return problem(HttpStatus.CONFLICT, "migration-conflict", "Migration exists with different content", e);
     }
 
     @ExceptionHandler(VmAlreadyMigratingException.class)
-    ProblemDetail vmBusy(VmAlreadyMigratingException e) {
+    ResponseEntity<ProblemDetail> vmBusy(VmAlreadyMigratingException e) {
         return problem(HttpStatus.CONFLICT, "vm-already-migrating", "VM already in an active migration", e);
     }
 
     @ExceptionHandler(MigrationFinishedException.class)
-    ProblemDetail finished(MigrationFinishedException e) {
+    ResponseEntity<ProblemDetail> finished(MigrationFinishedException e) {
         return problem(HttpStatus.CONFLICT, "migration-finished", "Migration already finished", e);
     }
 
     @ExceptionHandler(UnknownAgentException.class)
-    ProblemDetail unknownAgent(UnknownAgentException e) {
+    ResponseEntity<ProblemDetail> unknownAgent(UnknownAgentException e) {
         return problem(HttpStatus.UNPROCESSABLE_CONTENT, "unknown-agent", "Unknown agent", e);
     }
 
     @ExceptionHandler(AgentNameTakenException.class)
-    ProblemDetail nameTaken(AgentNameTakenException e) {
+    ResponseEntity<ProblemDetail> nameTaken(AgentNameTakenException e) {
         return problem(HttpStatus.CONFLICT, "agent-name-taken", "Agent name taken", e);
     }
 
     @ExceptionHandler(Exception.class)
-    ProblemDetail unexpected(Exception e) {
+    ResponseEntity<ProblemDetail> unexpected(Exception e) {
         log.error("unexpected error", e);
         ProblemDetail problem = ProblemDetail.forStatusAndDetail(HttpStatus.INTERNAL_SERVER_ERROR,
                 "The controller failed unexpectedly; its log has the details.");
         problem.setType(URI.create("urn:netpass:problem:internal-error"));
         problem.setTitle("Internal error");
-        return problem;
+        return entity(problem);
     }
 
     /** Names the fields that failed, rather than the framework's generic "Invalid request content". */
@@ -105,13 +107,21 @@ public class ProblemResponses extends ResponseEntityExceptionHandler {
         problem.setTitle("Invalid request");
         problem.setInstance(URI.create(exchange.getRequest().getPath().value()));
         return Mono.just(ResponseEntity.badRequest()
-                .contentType(org.springframework.http.MediaType.APPLICATION_PROBLEM_JSON).body(problem));
+                .contentType(MediaType.APPLICATION_PROBLEM_JSON).body(problem));
     }
 
-    private static ProblemDetail problem(HttpStatus status, String type, String title, Exception e) {
+    private static ResponseEntity<ProblemDetail> problem(HttpStatus status, String type, String title, Exception e) {
         ProblemDetail problem = ProblemDetail.forStatusAndDetail(status, e.getMessage());
         problem.setType(URI.create("urn:netpass:problem:" + type));
         problem.setTitle(title);
-        return problem;
+        return entity(problem);
+    }
+
+    /**
+     * With the content type set: WebFlux then writes problem+json even where the handler produces something else
+     * (the event stream) or the caller accepts only that.
+     */
+    private static ResponseEntity<ProblemDetail> entity(ProblemDetail problem) {
+        return ResponseEntity.status(problem.getStatus()).contentType(MediaType.APPLICATION_PROBLEM_JSON).body(problem);
     }
 }
