@@ -91,9 +91,11 @@ public final class RunningController implements AutoCloseable {
     }
 
     public static RunningController start(Map<String, Object> properties, ContractRecorder recorder) {
+        // As command-line arguments: they win over application.yaml (default properties would lose to it).
+        String[] arguments = properties.entrySet().stream()
+                .map(entry -> "--" + entry.getKey() + "=" + entry.getValue()).toArray(String[]::new);
         ConfigurableApplicationContext context = new SpringApplicationBuilder(NetpassControllerApplication.class)
-                .properties(properties)
-                .run();
+                .run(arguments);
         return new RunningController(context, recorder);
     }
 
