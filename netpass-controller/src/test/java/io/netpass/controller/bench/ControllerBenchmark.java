@@ -67,9 +67,21 @@ public final class ControllerBenchmark {
             WebClient api = client("http://127.0.0.1:" + port, migrations * 2);
             awaitHealthy("http://127.0.0.1:" + management);
             long rssIdle = rssKiB(controller.pid());
+            // Warm-up: a first wave of migrations loads classes and lets the JIT compile the hot paths; its
+            // latencies are printed apart ("cold"), the measured wave starts from a warm controller.
+            int warmup = Math.max(1, migrations / 10);
+            long coldStarted = System.nanoTime();
+            Flux.range(0, warmup)
+                    .flatMap(i -> oneMigration(api, "warmup-" + i, agents.get(i % hosts), agents.get((i + 1) % hosts)),
+                            warmup)
+                    .blockLast(Duration.ofMinutes(5));
+            System.out.printf("warm-up: %d migrations in %d ms%n", warmup, (System.nanoTime() - coldStarted) / 1_000_000);
+            LATENCIES.forEach((operation, values) -> print("cold " + operation, new ArrayList<>(values)));
+            LATENCIES.clear();
             long started = System.nanoTime();
             Flux.range(0, migrations)
-                    .flatMap(i -> oneMigration(api, i, agents.get(i % hosts), agents.get((i + 1) % hosts)), migrations)
+                    .flatMap(i -> oneMigration(api, "bench-" + i, agents.get(i % hosts), agents.get((i + 1) % hosts)),
+                            migrations)
                     .blockLast(Duration.ofMinutes(5));
             long wallMillis = (System.nanoTime() - started) / 1_000_000;
             long rssAfter = rssKiB(controller.pid());
@@ -81,7 +93,8 @@ public final class ControllerBenchmark {
                     .bodyToMono(String.class).block());
             long completed = 0;
             for (JsonNode migration : list.path("items")) {
-                if ("COMPLETED".equals(migration.path("state").asString())) {
+                if (migration.path("id").asString().startsWith("bench-")
+                        && "COMPLETED".equals(migration.path("state").asString())) {
                     completed++;
                 }
             }
@@ -92,6 +105,28 @@ public final class ControllerBenchmark {
             LATENCIES.entrySet().stream().sorted(Map.Entry.comparingByKey())
                     .forEach(entry -> print(entry.getKey(), new ArrayList<>(entry.getValue())));
             print("all API calls", all);
+            // The controller's own view (http.server.requests, warm-up included): time from request to response
+            // inside the controller, without the client's and the network's queueing.
+            for (String uri : List.of("/v1/migrations", "/v1/migrations/{migrationId}",
+                    "/v1/migrations/{migrationId}/events")) {
+                JsonNode server = JSON.readTree(WebClient.create("http://127.0.0.1:" + management).get()
+                        .uri(builder -> builder.path("/actuator/metrics/http.server.requests")
+                                .queryParam("tag", "{tag}").build("uri:" + uri))
+                        .retrieve().bodyToMono(String.class).block());
+                double count = 0;
+                double total = 0;
+                double max = 0;
+                for (JsonNode measurement : server.path("measurements")) {
+                    switch (measurement.path("statistic").asString()) {
+                        case "COUNT" -> count = measurement.path("value").asDouble();
+                        case "TOTAL_TIME" -> total = measurement.path("value").asDouble();
+                        case "MAX" -> max = measurement.path("value").asDouble();
+                        default -> { }
+                    }
+                }
+                System.out.printf("server-side %-36s n=%-6.0f mean %7.2f ms  max %7.2f ms%n", uri, count,
+                        count == 0 ? 0 : total / count * 1000, max * 1000);
+            }
             System.out.printf("controller RSS: idle %d MiB, after %d MiB, peak (VmHWM) %d MiB; heap used %.0f MiB%n",
                     rssIdle / 1024, rssAfter / 1024, hwm / 1024,
                     heap.path("measurements").get(0).path("value").asDouble() / 1024 / 1024);
@@ -104,9 +139,8 @@ public final class ControllerBenchmark {
         }
     }
 
-    private static Mono<Void> oneMigration(WebClient api, int i, SimulatedAgent from, SimulatedAgent to) {
-        String id = "bench-" + i;
-        Map<String, Object> body = ControllerLab.migration(id, "vm-bench-" + i, from, to);
+    private static Mono<Void> oneMigration(WebClient api, String id, SimulatedAgent from, SimulatedAgent to) {
+        Map<String, Object> body = ControllerLab.migration(id, "vm-" + id, from, to);
         return timed("create", api.post().uri("/v1/migrations").contentType(MediaType.APPLICATION_JSON)
                         .bodyValue(JSON.writeValueAsString(body)))
                 .then(awaitState(api, id, "ARMED", false))

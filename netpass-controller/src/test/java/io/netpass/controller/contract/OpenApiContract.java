@@ -18,7 +18,6 @@ import com.networknt.schema.Schema;
 import com.networknt.schema.SchemaRegistry;
 import com.networknt.schema.SpecificationVersion;
 import io.swagger.v3.oas.models.OpenAPI;
-import io.swagger.v3.oas.models.PathItem;
 import io.swagger.v3.parser.OpenAPIV3Parser;
 import io.swagger.v3.parser.core.models.SwaggerParseResult;
 import org.jspecify.annotations.Nullable;
@@ -172,7 +171,7 @@ public final class OpenApiContract {
         return schemas.getSchema(root);
     }
 
-    /** The paths of {@link PathItem}s; exposed for tests that list what a contract covers. */
+    /** The path templates the contract declares. */
     public Set<String> paths() {
         Set<String> paths = new LinkedHashSet<>();
         operations.forEach(operation -> paths.add(operation.path()));
