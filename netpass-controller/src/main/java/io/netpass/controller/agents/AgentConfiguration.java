@@ -1,0 +1,27 @@
+package io.netpass.controller.agents;
+
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.web.reactive.function.client.WebClient;
+
+import io.netpass.controller.metrics.ControllerMeters;
+import io.netpass.controller.security.TokenFile;
+
+/** Wires the agent directory and the client that calls agents. */
+@Configuration(proxyBeanMethods = false)
+class AgentConfiguration {
+
+    @Bean
+    AgentDirectory agentDirectory(AgentProperties properties) {
+        return new AgentDirectory(properties);
+    }
+
+    @Bean(destroyMethod = "close")
+    AgentClient agentClient(AgentProperties properties, @Qualifier("agentTokens") TokenFile agentTokens,
+            ControllerMeters meters) {
+        // A client of its own (Boot 4 no longer auto-configures a WebClient.Builder without spring-boot-webclient):
+        // agents get Jackson's defaults, and AgentSession ignores fields newer agents add.
+        return new AgentClient(WebClient.builder(), properties.agentCalls(), agentTokens::first, meters);
+    }
+}

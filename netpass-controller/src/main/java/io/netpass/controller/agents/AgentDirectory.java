@@ -1,0 +1,105 @@
+package io.netpass.controller.agents;
+
+import java.net.URI;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The agents the controller knows: the configured ones and those that registered themselves. A registration renewed
+ * within {@code agent-stale-after} is fresh; a stale one is still listed, and its sessions still watched.
+ */
+public final class AgentDirectory {
+
+    private static final Logger log = LoggerFactory.getLogger(AgentDirectory.class);
+
+    /** Where the controller learned of an agent. */
+    public enum Origin {
+        STATIC, REGISTERED
+    }
+
+    /**
+     * An agent as the API lists it.
+     *
+     * @param name the agent's name
+     * @param baseUrl its API's base URL, normalized
+     * @param origin configured or registered
+     * @param lastSeenAt the last registration or heartbeat; absent for configured agents
+     * @param stale whether a registered agent missed its heartbeats
+     */
+    public record KnownAgent(String name, URI baseUrl, Origin origin, @Nullable Instant lastSeenAt, boolean stale) {
+    }
+
+    private record Entry(String name, URI baseUrl, Origin origin, @Nullable Instant lastSeenAt) {
+    }
+
+    private final ConcurrentMap<String, Entry> byName = new ConcurrentHashMap<>();
+    private final Duration staleAfter;
+
+    public AgentDirectory(AgentProperties properties) {
+        this.staleAfter = properties.agentStaleAfter();
+        for (AgentProperties.StaticAgent agent : properties.agents()) {
+            byName.put(agent.name(), new Entry(agent.name(), normalize(agent.baseUrl()), Origin.STATIC, null));
+        }
+    }
+
+    /**
+     * Registers an agent or renews its registration.
+     *
+     * @throws AgentNameTakenException if a configured agent has this name and another URL
+     */
+    public KnownAgent register(String name, URI baseUrl) {
+        URI url = normalize(baseUrl);
+        Entry entry = byName.compute(name, (key, existing) -> {
+            if (existing != null && existing.origin() == Origin.STATIC) {
+                if (!existing.baseUrl().equals(url)) {
+                    throw new AgentNameTakenException(name, existing.baseUrl());
+                }
+                return existing;
+            }
+            if (existing == null || !existing.baseUrl().equals(url)) {
+                log.info("agent {} registered at {}", name, url);
+            }
+            return new Entry(name, url, Origin.REGISTERED, Instant.now());
+        });
+        return view(entry, Instant.now());
+    }
+
+    public List<KnownAgent> all() {
+        Instant now = Instant.now();
+        return byName.values().stream().map(entry -> view(entry, now))
+                .sorted(Comparator.comparing(KnownAgent::name)).toList();
+    }
+
+    /** Whether some known agent has this base URL. */
+    public boolean knows(URI baseUrl) {
+        return nameOf(baseUrl).isPresent();
+    }
+
+    public Optional<String> nameOf(URI baseUrl) {
+        URI url = normalize(baseUrl);
+        return byName.values().stream().filter(entry -> entry.baseUrl().equals(url)).map(Entry::name).findFirst();
+    }
+
+    private KnownAgent view(Entry entry, Instant now) {
+        boolean stale = entry.lastSeenAt() != null && entry.lastSeenAt().plus(staleAfter).isBefore(now);
+        return new KnownAgent(entry.name(), entry.baseUrl(), entry.origin(), entry.lastSeenAt(), stale);
+    }
+
+    /** {@code scheme://host:port} in lower case, without path or trailing slash, so that URLs compare. */
+    public static URI normalize(URI baseUrl) {
+        String scheme = baseUrl.getScheme() == null ? "http" : baseUrl.getScheme().toLowerCase(Locale.ROOT);
+        String host = baseUrl.getHost() == null ? "" : baseUrl.getHost().toLowerCase(Locale.ROOT);
+        int port = baseUrl.getPort();
+        return URI.create(scheme + "://" + host + (port < 0 ? "" : ":" + port));
+    }
+}

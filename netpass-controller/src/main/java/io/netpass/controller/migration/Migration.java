@@ -1,0 +1,235 @@
+package io.netpass.controller.migration;
+
+import java.net.URI;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import org.jspecify.annotations.Nullable;
+
+import io.netpass.controller.agents.AgentSession;
+
+/**
+ * One migration the controller coordinates. Identity and request are fixed; state, timestamps, events and what the
+ * agents last reported change under this object's lock. The agents name the session of NIC {@code n}
+ * {@code ID.n}.
+ */
+public final class Migration {
+
+    /** Shown for a migration rebuilt from the agents alone: agents do not know the VM. */
+    public static final String UNKNOWN_VM = "unknown";
+
+    private final String id;
+    private final @Nullable String idempotencyKey;
+    private final String vm;
+    private final URI sourceAgent;
+    private final URI destinationAgent;
+    private final List<Nic> nics;
+    private final Instant createdAt;
+    private final boolean recovered;
+    private final MigrationReport.Observation[] observed;
+    /** Only one poll or settlement at a time per migration. */
+    private final AtomicBoolean busy = new AtomicBoolean();
+
+    private MigrationState state;
+    private @Nullable String reason;
+    private Instant updatedAt;
+    private @Nullable Instant armedAt;
+    private @Nullable Instant switchingAt;
+    private @Nullable Instant finishedAt;
+    private @Nullable Instant unreachableSince;
+    private @Nullable String unreachableReason;
+    private final List<RecordedEvent> events = new ArrayList<>();
+    private boolean reported;
+    private boolean settled;
+    private long version;
+
+    Migration(String id, @Nullable String idempotencyKey, String vm, URI sourceAgent, URI destinationAgent,
+            List<Nic> nics, Instant createdAt, boolean recovered, MigrationState state) {
+        this.id = id;
+        this.idempotencyKey = idempotencyKey;
+        this.vm = vm;
+        this.sourceAgent = sourceAgent;
+        this.destinationAgent = destinationAgent;
+        this.nics = List.copyOf(nics);
+        this.createdAt = createdAt;
+        this.recovered = recovered;
+        this.state = state;
+        this.updatedAt = createdAt;
+        this.observed = new MigrationReport.Observation[nics.size()];
+        for (int i = 0; i < observed.length; i++) {
+            observed[i] = new MigrationReport.Observation();
+        }
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public @Nullable String idempotencyKey() {
+        return idempotencyKey;
+    }
+
+    public String vm() {
+        return vm;
+    }
+
+    public URI sourceAgent() {
+        return sourceAgent;
+    }
+
+    public URI destinationAgent() {
+        return destinationAgent;
+    }
+
+    public List<Nic> nics() {
+        return nics;
+    }
+
+    public boolean recovered() {
+        return recovered;
+    }
+
+    public Instant createdAt() {
+        return createdAt;
+    }
+
+    /** The agents' migration id for NIC {@code nic}. */
+    public String sessionId(int nic) {
+        return id + "." + nic;
+    }
+
+    public synchronized MigrationState state() {
+        return state;
+    }
+
+    synchronized @Nullable Instant armedAt() {
+        return armedAt;
+    }
+
+    synchronized @Nullable Instant switchingAt() {
+        return switchingAt;
+    }
+
+    synchronized @Nullable Instant finishedAt() {
+        return finishedAt;
+    }
+
+    AtomicBoolean busy() {
+        return busy;
+    }
+
+    /** Moves to {@code next} if the state machine allows it; false if not (e.g. already finished). */
+    synchronized boolean moveTo(MigrationState next, @Nullable String why, Instant now) {
+        if (!state.canMoveTo(next)) {
+            return false;
+        }
+        state = next;
+        updatedAt = now;
+        version++;
+        switch (next) {
+            case ARMED -> armedAt = armedAt == null ? now : armedAt;
+            case SWITCHING -> switchingAt = now;
+            default -> {
+                if (!next.active()) {
+                    finishedAt = now;
+                    reason = why;
+                }
+            }
+        }
+        return true;
+    }
+
+    /** For a migration rebuilt from agents or the state directory: timestamps the agents or the file had. */
+    synchronized void restoreTimes(@Nullable Instant armed, @Nullable Instant switching) {
+        armedAt = armed;
+        switchingAt = switching;
+    }
+
+    synchronized void record(MigrationEventType type, Instant at) {
+        events.add(new RecordedEvent(type, at));
+    }
+
+    synchronized boolean hasEvent(MigrationEventType type) {
+        return events.stream().anyMatch(event -> event.type() == type);
+    }
+
+    synchronized void observe(int nic, AgentSession session) {
+        observed[nic].observe(session);
+        reported = true;
+    }
+
+    synchronized boolean allFinished() {
+        for (MigrationReport.Observation nic : observed) {
+            if (!nic.finished()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    synchronized boolean allCompleted() {
+        for (MigrationReport.Observation nic : observed) {
+            if (!nic.completed()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    synchronized boolean anyReleased() {
+        for (MigrationReport.Observation nic : observed) {
+            if (nic.released()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether the controller's last read of this side found it finished. */
+    synchronized boolean finished(int nic, String role) {
+        AgentSession session = "source".equals(role) ? observed[nic].source : observed[nic].destination;
+        return session != null && session.finished();
+    }
+
+    synchronized List<String> failures() {
+        List<String> failures = new ArrayList<>();
+        for (int i = 0; i < observed.length; i++) {
+            String failure = observed[i].failure();
+            if (failure != null) {
+                failures.add(sessionId(i) + " " + failure);
+            }
+        }
+        return failures;
+    }
+
+    /** Notes that an agent did not answer; returns since when agents have been unreachable. */
+    synchronized Instant unreachable(Instant now, String why) {
+        if (unreachableSince == null) {
+            unreachableSince = now;
+        }
+        unreachableReason = why;
+        return unreachableSince;
+    }
+
+    synchronized void reachable() {
+        unreachableSince = null;
+        unreachableReason = null;
+    }
+
+    synchronized @Nullable String unreachableReason() {
+        return unreachableReason;
+    }
+
+    synchronized void settled() {
+        settled = true;
+        version++;
+    }
+
+    public synchronized MigrationSnapshot snapshot() {
+        return new MigrationSnapshot(id, idempotencyKey, vm, state, reason, sourceAgent, destinationAgent, nics,
+                createdAt, updatedAt, armedAt, switchingAt, finishedAt, recovered, List.copyOf(events),
+                reported ? MigrationReport.of(id, observed) : null, version, settled);
+    }
+}

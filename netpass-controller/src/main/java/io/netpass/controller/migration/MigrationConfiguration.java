@@ -1,0 +1,47 @@
+package io.netpass.controller.migration;
+
+import java.io.IOException;
+import java.util.Objects;
+
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+import io.netpass.controller.agents.AgentClient;
+import io.netpass.controller.agents.AgentDirectory;
+import io.netpass.controller.metrics.ControllerMeters;
+import io.netpass.controller.security.ControllerSecurityProperties;
+import tools.jackson.databind.json.JsonMapper;
+
+/** Wires the migration registry, its listeners, the coordinator and recovery. */
+@Configuration(proxyBeanMethods = false)
+class MigrationConfiguration {
+
+    @Bean(destroyMethod = "close")
+    @ConditionalOnProperty("netpass.controller.recovery.state-directory")
+    MigrationStateFiles migrationStateFiles(RecoveryProperties recovery, JsonMapper json) throws IOException {
+        return new MigrationStateFiles(Objects.requireNonNull(recovery.stateDirectory()), json);
+    }
+
+    @Bean
+    Migrations migrations(CoordinationProperties coordination, ControllerMeters meters,
+            ObjectProvider<MigrationStateFiles> files) {
+        Migrations migrations = new Migrations(coordination.retainFinished());
+        migrations.addListener(new MigrationMeters(meters));
+        files.ifAvailable(migrations::addListener);
+        return migrations;
+    }
+
+    @Bean(destroyMethod = "close")
+    MigrationCoordinator migrationCoordinator(Migrations migrations, AgentClient agents, AgentDirectory directory,
+            CoordinationProperties coordination, ControllerSecurityProperties security) {
+        return new MigrationCoordinator(migrations, agents, directory, coordination, security.knownAgentsOnly());
+    }
+
+    @Bean(initMethod = "start", destroyMethod = "close")
+    MigrationRecovery migrationRecovery(Migrations migrations, MigrationCoordinator coordinator, AgentClient agents,
+            AgentDirectory directory, RecoveryProperties recovery, ObjectProvider<MigrationStateFiles> files) {
+        return new MigrationRecovery(migrations, coordinator, agents, directory, recovery, files.getIfAvailable());
+    }
+}

@@ -1,0 +1,28 @@
+package io.netpass.controller.migration;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+import jakarta.validation.constraints.NotNull;
+
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.validation.annotation.Validated;
+
+/**
+ * How the controller takes over migrations after a restart ({@code netpass.controller.recovery.*}). The agents are
+ * the source of truth: their sessions are read at start and periodically.
+ *
+ * @param interval how often every known agent's sessions are read to adopt migrations the controller does not know
+ *     and to disarm sessions of finished ones. Default 30s.
+ * @param stateDirectory optional directory where each active migration is kept as a JSON file (written atomically),
+ *     so that a rebuilt migration also has its VM, Idempotency-Key and NIC MACs, which agents do not know. Default
+ *     none: rebuilt from the agents alone.
+ */
+@ConfigurationProperties("netpass.controller.recovery")
+@Validated
+public record RecoveryProperties(
+        @NotNull @DefaultValue("30s") Duration interval,
+        @Nullable Path stateDirectory) {
+}

@@ -1,0 +1,108 @@
+package io.netpass.controller.migration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import io.netpass.controller.testing.ControllerLab;
+import tools.jackson.databind.JsonNode;
+
+/** The controller dies mid-migration; a new one takes over from the agents' sessions and finishes the job. */
+class RecoveryIT {
+
+    @TempDir
+    Path directory;
+
+    private ControllerLab lab;
+
+    @BeforeEach
+    void lab() throws Exception {
+        lab = new ControllerLab(directory);
+    }
+
+    @AfterEach
+    void close() {
+        List<String> violations = lab.recorder().violations();
+        lab.close();
+        assertThat(violations).as("responses that break the contract").isEmpty();
+    }
+
+    @Test
+    void aNewControllerRebuildsTheMigrationFromTheAgentsAndCompletesItsReport() throws Exception {
+        lab.start();
+        lab.create(lab.migration("r-1", "vm-r1"));
+        lab.awaitState("r-1", "ARMED");
+        lab.stopController();
+
+        // While no controller runs, the destination VM starts and the agents forward on their own.
+        lab.source.release("r-1.0");
+        lab.destination.release("r-1.0");
+
+        lab.start();
+        JsonNode done = lab.awaitFinal("r-1", "COMPLETED");
+        assertThat(done.path("recovered").asBoolean()).isTrue();
+        assertThat(done.path("vm").asString()).isEqualTo("unknown");
+        assertThat(done.path("sourceAgent").asString()).isEqualTo(lab.source.baseUrl().toString());
+        assertThat(done.path("nics").get(0).path("sourceTap").asString()).isEqualTo("tap0");
+        JsonNode report = done.path("report");
+        assertThat(report.path("final").asBoolean()).isTrue();
+        assertThat(report.path("framesSaved").asLong()).isEqualTo(42);
+        assertThat(report.path("injectedFrames").asLong()).isEqualTo(42);
+        assertThat(report.path("dropped").path("buffer-full").asLong()).isEqualTo(1);
+        assertThat(lab.source.sessionCount()).isZero();
+        assertThat(lab.destination.sessionCount()).isZero();
+    }
+
+    @Test
+    void withAStateDirectoryTheRebuiltMigrationKeepsItsVmAndStillBlocksASecondOne() throws Exception {
+        Path state = directory.resolve("state");
+        lab.property("netpass.controller.recovery.state-directory", state.toString()).start();
+        lab.create(lab.migration("r-2", "vm-r2"));
+        lab.awaitState("r-2", "ARMED");
+        assertThat(Files.exists(state.resolve("r-2.json"))).isTrue();
+        lab.stopController();
+
+        lab.start();
+        JsonNode rebuilt = lab.awaitState("r-2", "ARMED");
+        assertThat(rebuilt.path("recovered").asBoolean()).isTrue();
+        assertThat(rebuilt.path("vm").asString()).isEqualTo("vm-r2");
+        assertThat(rebuilt.path("nics").get(0).path("mac").asString()).isEqualTo("52:54:00:12:34:56");
+        assertThat(lab.create(lab.migration("r-3", "vm-r2")).status()).isEqualTo(409);
+        // A retried create after the restart finds the same migration.
+        assertThat(lab.create(lab.migration("r-2", "vm-r2")).status()).isEqualTo(200);
+
+        lab.event("r-2", "DESTINATION_RESUMED");
+        JsonNode done = lab.awaitFinal("r-2", "COMPLETED");
+        assertThat(done.path("report").path("framesSaved").asLong()).isEqualTo(42);
+        long deadline = System.currentTimeMillis() + 5000;
+        while (Files.exists(state.resolve("r-2.json")) && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(state.resolve("r-2.json")).doesNotExist();
+    }
+
+    @Test
+    void sessionsOfAFinishedMigrationLeftOnAnAgentAreDisarmed() throws Exception {
+        lab.start();
+        lab.create(lab.migration("r-4", "vm-r4"));
+        lab.awaitState("r-4", "ARMED");
+        // The destination agent is away while the migration is cancelled: its side stays armed.
+        lab.destination.answerAfter(java.time.Duration.ofSeconds(2));
+        lab.controller().call(org.springframework.http.HttpMethod.DELETE, "/v1/migrations/r-4", null);
+        lab.awaitFinal("r-4", "CANCELLED");
+        assertThat(lab.destination.sessionCount()).isEqualTo(1);
+        lab.destination.answerAfter(java.time.Duration.ZERO);
+        long deadline = System.currentTimeMillis() + 5000;
+        while (lab.destination.sessionCount() > 0 && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(lab.destination.sessionCount()).isZero();
+    }
+}
