@@ -13,7 +13,7 @@ import io.netpass.agent.migration.MigrationSessions;
 import io.netpass.agent.security.AgentSecurityProperties;
 import io.netpass.agent.security.BearerTokenFilter;
 import io.netpass.agent.security.TapPolicy;
-import io.netpass.agent.security.TokenFile;
+import io.netpass.common.security.TokenFile;
 import io.netpass.agent.stream.PeerClient;
 
 /** Wires the agent's parts together. */

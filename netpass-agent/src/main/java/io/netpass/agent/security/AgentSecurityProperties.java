@@ -1,5 +1,6 @@
 package io.netpass.agent.security;
 
+import io.netpass.common.security.TokenFile;
 import java.nio.file.Path;
 import java.time.Duration;
 

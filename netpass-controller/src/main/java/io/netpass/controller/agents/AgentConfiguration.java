@@ -6,7 +6,7 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.web.reactive.function.client.WebClient;
 
 import io.netpass.controller.metrics.ControllerMeters;
-import io.netpass.controller.security.TokenFile;
+import io.netpass.common.security.TokenFile;
 
 /** Wires the agent directory and the client that calls agents. */
 @Configuration(proxyBeanMethods = false)

@@ -1,5 +1,6 @@
 package io.netpass.controller.security;
 
+import io.netpass.common.security.TokenFile;
 import java.net.URI;
 
 import org.jspecify.annotations.Nullable;

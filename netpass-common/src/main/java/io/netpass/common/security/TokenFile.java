@@ -1,4 +1,4 @@
-package io.netpass.agent.security;
+package io.netpass.common.security;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -12,8 +12,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Bearer tokens kept in a file (a mounted Kubernetes Secret), one per line, read again every refresh interval so a
- * rotation takes effect without a restart. Comparison is constant-time.
+ * Bearer tokens kept in a file (a mounted Kubernetes Secret), one per line, {@code #} comments allowed. Read again
+ * once the refresh interval passed, so a rotation takes effect without a restart; comparison is constant-time.
  */
 public final class TokenFile {
 
@@ -43,7 +43,7 @@ public final class TokenFile {
         return match;
     }
 
-    /** The token this side presents: the file's first line. */
+    /** The token this side presents: the file's first one. */
     public String first() {
         return new String(current().getFirst(), StandardCharsets.UTF_8);
     }
@@ -56,6 +56,9 @@ public final class TokenFile {
     }
 
     private synchronized void reload() {
+        if (System.nanoTime() - readAtNanos <= refreshNanos && !tokens.isEmpty()) {
+            return; // another thread just read it
+        }
         try {
             List<byte[]> read = Files.readAllLines(path, StandardCharsets.UTF_8).stream()
                     .map(String::strip)

@@ -1,0 +1,5 @@
+/** Authentication pieces the agent and the controller share: bearer tokens kept in mounted files. */
+@NullMarked
+package io.netpass.common.security;
+
+import org.jspecify.annotations.NullMarked;
