@@ -27,9 +27,8 @@ import org.springframework.validation.annotation.Validated;
  *     frame sits in the ring before the agent sees it. Default 1ms.
  * @param counterInterval how often the tap's counters are read while no frames arrive; frames the VM has read are
  *     freed at this pace. Default 5ms.
- * @param armQuietPeriod arming waits for a moment in which no frame reached the tap for this long, so that the
- *     tap's ring is empty when counting starts. Default 1ms.
- * @param armTimeout the longest arming waits for such a moment before it counts from a busy one. Default 2s.
+ * @param armSettleWindow how long arming watches the tap's counters to find the moment its ring is empty, from
+ *     which counting starts. Default 50ms.
  */
 @ConfigurationProperties("netpass.agent.capture")
 @Validated
@@ -39,18 +38,17 @@ public record CaptureProperties(
         @Min(2) @DefaultValue("128") int ringBlocks,
         @NotNull @DefaultValue("1ms") Duration ringBlockTimeout,
         @NotNull @DefaultValue("5ms") Duration counterInterval,
-        @NotNull @DefaultValue("1ms") Duration armQuietPeriod,
-        @NotNull @DefaultValue("2s") Duration armTimeout) {
+        @NotNull @DefaultValue("50ms") Duration armSettleWindow) {
 
     /** The documented defaults. */
     public static CaptureProperties defaults() {
         return new CaptureProperties(DataSize.ofMegabytes(64), DataSize.ofKilobytes(128), 128, Duration.ofMillis(1),
-                Duration.ofMillis(5), Duration.ofMillis(1), Duration.ofSeconds(2));
+                Duration.ofMillis(5), Duration.ofMillis(50));
     }
 
     /** The defaults with another buffer capacity. */
     public CaptureProperties withBufferCapacity(DataSize capacity) {
         return new CaptureProperties(capacity, ringBlockSize, ringBlocks, ringBlockTimeout, counterInterval,
-                armQuietPeriod, armTimeout);
+                armSettleWindow);
     }
 }

@@ -1,7 +1,9 @@
 package io.netpass.agent.capture;
 
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -117,7 +119,7 @@ public final class CaptureSession implements AutoCloseable {
 
     void awaitArmed() {
         try {
-            armed.get(properties.armTimeout().toMillis() + 5_000, TimeUnit.MILLISECONDS);
+            armed.get(properties.armSettleWindow().toMillis() + 10_000, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             throw e.getCause() instanceof RuntimeException runtime ? runtime : new IllegalStateException(e.getCause());
         } catch (TimeoutException e) {
@@ -197,55 +199,86 @@ public final class CaptureSession implements AutoCloseable {
     }
 
     /**
-     * Starts counting at a moment when no frame has reached the tap for the quiet period: a running VM has then read
-     * everything queued before it, so the tap's ring is empty and "read since arm" counts only captured frames.
+     * Starts counting at the moment of the settle window when the tap's ring was emptiest. For each counter sample,
+     * (frames read + frames dropped) − (frames captured up to it) is the ring's backlog from before the capture began
+     * minus what is queued at that sample: it is largest where the queue was empty. Counting from there, "read since
+     * arm" counts only captured frames. A running VM empties its ring many times in the window, so the largest value
+     * repeats; if it was seen only once, the session reports itself inexact (docs/reconciliation.md).
      */
     private void settle() {
-        long deadline = System.nanoTime() + properties.armTimeout().toNanos();
-        long quiet = properties.armQuietPeriod().toNanos();
-        while (true) {
-            CounterSample sample = readCounters();
-            while (System.nanoTime() - sample.nanos() < settleNanos) {
-                ring.await(1);
-                drainAndReconcile(false);
-            }
-            // Quiet means no frame reached the tap from a quiet period before the counters were read until they had
-            // been read: then the running VM has read everything queued and the counters count no captured frame.
-            long lastBefore = newestCapturedThrough(sample.nanos());
-            boolean isQuiet = lastBefore == Long.MIN_VALUE || sample.startedNanos() - lastBefore >= quiet;
-            if (isQuiet || System.nanoTime() - deadline > 0) {
-                lock.lock();
-                try {
-                    kept.discardCapturedThrough(sample.nanos(), nextSequence);
-                    capturedFrames = countFramesAfter();
-                    baseline = sample.counters();
-                    counting = true;
-                    exactSinceArm = isQuiet;
-                } finally {
-                    lock.unlock();
-                }
-                if (!isQuiet) {
-                    log.warn("{}: no quiet moment within {}; counting from a busy tap", location, properties.armTimeout());
-                }
-                armed.complete(null);
-                return;
+        long windowEnd = System.nanoTime() + properties.armSettleWindow().toNanos();
+        List<CounterSample> samples = new ArrayList<>();
+        do {
+            samples.add(readCounters());
+            ring.await(1);
+            drainAndReconcile(false);
+        } while (System.nanoTime() - windowEnd < 0);
+        long lastRead = samples.getLast().nanos();
+        while (System.nanoTime() - lastRead < settleNanos) {
+            ring.await(1);
+            drainAndReconcile(false);
+        }
+        long[] captureTimes = captureTimes();
+        TapCounters first = samples.getFirst().counters();
+        int best = 0;
+        long bestValue = Long.MIN_VALUE;
+        int bestCount = 0;
+        for (int i = 0; i < samples.size(); i++) {
+            CounterSample sample = samples.get(i);
+            // Frames captured up to the end of the read: one the VM read meanwhile must not look like backlog.
+            long value = sample.counters().readFrames() - first.readFrames()
+                    + sample.counters().droppedFrames() - first.droppedFrames()
+                    - capturedThrough(captureTimes, sample.nanos());
+            if (value > bestValue) {
+                best = i;
+                bestValue = value;
+                bestCount = 1;
+            } else if (value == bestValue) {
+                best = i;
+                bestCount++;
             }
         }
-    }
-
-    private long newestCapturedThrough(long nanos) {
-        long[] newest = {Long.MIN_VALUE};
+        CounterSample start = samples.get(best);
+        boolean settled = bestCount >= 2;
         lock.lock();
         try {
-            kept.forEach(frame -> {
-                if (frame.capturedNanos() - nanos <= 0) {
-                    newest[0] = frame.capturedNanos();
-                }
-            });
+            kept.discardCapturedThrough(start.nanos(), nextSequence);
+            capturedFrames = countFramesAfter();
+            baseline = start.counters();
+            counting = true;
+            exactSinceArm = settled;
         } finally {
             lock.unlock();
         }
-        return newest[0];
+        if (!settled) {
+            log.warn("{}: the tap's ring never emptied twice in {}; counting may be off by what was queued",
+                    location, properties.armSettleWindow());
+        }
+        armed.complete(null);
+    }
+
+    private long[] captureTimes() {
+        lock.lock();
+        try {
+            long[] times = new long[(int) kept.frames()];
+            int[] count = {0};
+            kept.forEach(frame -> times[count[0]++] = frame.capturedNanos());
+            long[] sorted = java.util.Arrays.copyOf(times, count[0]);
+            java.util.Arrays.sort(sorted);
+            return sorted;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private static long capturedThrough(long[] sortedTimes, long nanos) {
+        long count = 0;
+        for (long time : sortedTimes) {
+            if (time - nanos <= 0) {
+                count++;
+            }
+        }
+        return count;
     }
 
     /** Frames already captured after the counting start; they are the first of the session. */
