@@ -71,6 +71,8 @@ public final class CaptureSession implements AutoCloseable {
     private final long settleNanos;
 
     private TapCounters baseline = new TapCounters(0, 0, 0);
+    /** When the last applied sample's read began: reads it did not count happened after that. */
+    private long previousSampleStarted;
     private boolean counting;
     private boolean exactSinceArm = true;
     private long nextSequence;
@@ -245,6 +247,7 @@ public final class CaptureSession implements AutoCloseable {
             kept.discardCapturedThrough(start.nanos(), nextSequence);
             capturedFrames = countFramesAfter();
             baseline = start.counters();
+            previousSampleStarted = start.startedNanos();
             counting = true;
             exactSinceArm = settled;
         } finally {
@@ -361,6 +364,14 @@ public final class CaptureSession implements AutoCloseable {
     }
 
     private void reconcile(CounterSample sample) {
+        try {
+            reconcileWith(sample);
+        } finally {
+            previousSampleStarted = sample.startedNanos();
+        }
+    }
+
+    private void reconcileWith(CounterSample sample) {
         long newTapDrops = sample.counters().droppedFrames() - baseline.droppedFrames() - tapDropsAttributed;
         // Only frames captured before the read began are sure to have their fate in these counts.
         long unplaced = kept.classify(sample.startedNanos(), newTapDrops);
@@ -368,7 +379,7 @@ public final class CaptureSession implements AutoCloseable {
         long readsToRelease = sample.counters().readFrames() - baseline.readFrames() - readReleased;
         if (readsToRelease > 0) {
             KeptFrames.ReleaseOutcome outcome = new KeptFrames.ReleaseOutcome();
-            kept.release(readsToRelease, outcome);
+            kept.release(readsToRelease, previousSampleStarted, properties.lateReadThreshold().toNanos(), outcome);
             readReleased += outcome.read;
             tapDropsSuperseded += outcome.supersededTapDrops;
             if (outcome.supersededTapDrops > 0) {
@@ -504,15 +515,15 @@ public final class CaptureSession implements AutoCloseable {
     }
 
     /**
-     * Hands the last frame the VM read to {@code reader} if the oldest kept frame directly follows it: the frame a
-     * QEMU reads after its VM stopped and then holds in its own queue (see {@link KeptFrames#readLastRead}).
+     * Hands the frames the VMM may hold to {@code reader}, oldest first: the last frame the VM read and the late reads
+     * right before it, if the oldest kept frame directly follows them (see {@link KeptFrames#readHeldFrames}).
      *
-     * @return whether there was such a frame
+     * @return how many
      */
-    public boolean readLastRead(KeptFrameReader reader) {
+    public int readHeldFrames(KeptFrameReader reader) {
         lock.lock();
         try {
-            return !closed && kept.readLastRead(reader);
+            return closed ? 0 : kept.readHeldFrames(reader);
         } finally {
             lock.unlock();
         }
