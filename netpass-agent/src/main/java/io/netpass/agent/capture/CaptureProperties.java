@@ -29,9 +29,6 @@ import org.springframework.validation.annotation.Validated;
  *     freed at this pace. Default 5ms.
  * @param armSettleWindow how long arming watches the tap's counters to find the moment its ring is empty, from
  *     which counting starts. Default 50ms.
- * @param lateReadThreshold a frame the VM read at least this long after it reached the tap was read by a stalled
- *     VMM, perhaps one whose VM had already stopped and which then dropped or held it; such reads directly before
- *     the kept frames are forwarded with them (docs/reconciliation.md). Default 5ms.
  */
 @ConfigurationProperties("netpass.agent.capture")
 @Validated
@@ -41,18 +38,17 @@ public record CaptureProperties(
         @Min(2) @DefaultValue("128") int ringBlocks,
         @NotNull @DefaultValue("1ms") Duration ringBlockTimeout,
         @NotNull @DefaultValue("5ms") Duration counterInterval,
-        @NotNull @DefaultValue("50ms") Duration armSettleWindow,
-        @NotNull @DefaultValue("5ms") Duration lateReadThreshold) {
+        @NotNull @DefaultValue("50ms") Duration armSettleWindow) {
 
     /** The documented defaults. */
     public static CaptureProperties defaults() {
         return new CaptureProperties(DataSize.ofMegabytes(64), DataSize.ofKilobytes(128), 128, Duration.ofMillis(1),
-                Duration.ofMillis(5), Duration.ofMillis(50), Duration.ofMillis(5));
+                Duration.ofMillis(5), Duration.ofMillis(50));
     }
 
     /** The defaults with another buffer capacity. */
     public CaptureProperties withBufferCapacity(DataSize capacity) {
         return new CaptureProperties(capacity, ringBlockSize, ringBlocks, ringBlockTimeout, counterInterval,
-                armSettleWindow, lateReadThreshold);
+                armSettleWindow);
     }
 }

@@ -71,8 +71,6 @@ public final class CaptureSession implements AutoCloseable {
     private final long settleNanos;
 
     private TapCounters baseline = new TapCounters(0, 0, 0);
-    /** When the last applied sample's read began: reads it did not count happened after that. */
-    private long previousSampleStarted;
     private boolean counting;
     private boolean exactSinceArm = true;
     private long nextSequence;
@@ -247,7 +245,6 @@ public final class CaptureSession implements AutoCloseable {
             kept.discardCapturedThrough(start.nanos(), nextSequence);
             capturedFrames = countFramesAfter();
             baseline = start.counters();
-            previousSampleStarted = start.startedNanos();
             counting = true;
             exactSinceArm = settled;
         } finally {
@@ -364,14 +361,6 @@ public final class CaptureSession implements AutoCloseable {
     }
 
     private void reconcile(CounterSample sample) {
-        try {
-            reconcileWith(sample);
-        } finally {
-            previousSampleStarted = sample.startedNanos();
-        }
-    }
-
-    private void reconcileWith(CounterSample sample) {
         long newTapDrops = sample.counters().droppedFrames() - baseline.droppedFrames() - tapDropsAttributed;
         // Only frames captured before the read began are sure to have their fate in these counts.
         long unplaced = kept.classify(sample.startedNanos(), newTapDrops);
@@ -379,7 +368,7 @@ public final class CaptureSession implements AutoCloseable {
         long readsToRelease = sample.counters().readFrames() - baseline.readFrames() - readReleased;
         if (readsToRelease > 0) {
             KeptFrames.ReleaseOutcome outcome = new KeptFrames.ReleaseOutcome();
-            kept.release(readsToRelease, previousSampleStarted, properties.lateReadThreshold().toNanos(), outcome);
+            kept.release(readsToRelease, outcome);
             readReleased += outcome.read;
             tapDropsSuperseded += outcome.supersededTapDrops;
             if (outcome.supersededTapDrops > 0) {
@@ -515,15 +504,15 @@ public final class CaptureSession implements AutoCloseable {
     }
 
     /**
-     * Hands the frames the VMM may hold to {@code reader}, oldest first: the last frame the VM read and the late reads
-     * right before it, if the oldest kept frame directly follows them (see {@link KeptFrames#readHeldFrames}).
+     * Hands the last frame the VM read to {@code reader} if the oldest kept frame directly follows it: the frame a
+     * QEMU reads after its VM stopped and then holds in its own queue (see {@link KeptFrames#readLastRead}).
      *
-     * @return how many
+     * @return whether there was such a frame
      */
-    public int readHeldFrames(KeptFrameReader reader) {
+    public boolean readLastRead(KeptFrameReader reader) {
         lock.lock();
         try {
-            return closed ? 0 : kept.readHeldFrames(reader);
+            return !closed && kept.readLastRead(reader);
         } finally {
             lock.unlock();
         }

@@ -39,22 +39,15 @@ final class KeptFrames implements AutoCloseable {
     private static final int VLAN_TAG_LENGTH = 4;
     private static final int VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
     private static final int MAX_FRAME = 65_536 + 64;
-    private static final int READ_TAIL_FRAMES = 64;
-    private static final long READ_TAIL_BYTES = 1 << 20;
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment ring;
     private final long capacity;
     private final long runReserve;
     private final KeptFrame view = new KeptFrame();
-    /**
-     * Copies of the last stored frames the VM read: the very last one, and before it those read late, all of which
-     * the VMM may have read after its VM stopped (see {@link #readHeldFrames}).
-     */
-    private final MemorySegment readTail;
-    private final long[] readTailOffsets = new long[READ_TAIL_FRAMES];
-    private int readTailFrames;
-    private long readTailBytes;
+    /** A copy of the last stored frame the VM read: the VMM may still hold it (see {@link #readLastRead}). */
+    private final MemorySegment lastRead;
+    private boolean hasLastRead;
     private long head;
     private long classified;
     private long tail;
@@ -78,7 +71,7 @@ final class KeptFrames implements AutoCloseable {
         this.capacity = align(capacity);
         this.runReserve = runReserve;
         this.ring = arena.allocate(this.capacity, 8);
-        this.readTail = arena.allocate(READ_TAIL_BYTES + align(ENTRY_HEADER + KeptFrame.VNET_HEADER_SIZE + MAX_FRAME), 8);
+        this.lastRead = arena.allocate(align(ENTRY_HEADER + KeptFrame.VNET_HEADER_SIZE + MAX_FRAME), 8);
     }
 
     /** Outcome of {@link #append}. */
@@ -242,35 +235,22 @@ final class KeptFrames implements AutoCloseable {
      * @param readsToRelease queued frames the VM has read that are still in this buffer
      * @param outcome counts what left
      */
-    void release(long readsToRelease, long readNotBefore, long lateRead, ReleaseOutcome outcome) {
-        lastTimely = -1;
+    void release(long readsToRelease, ReleaseOutcome outcome) {
+        long lastReleased = -1;
         try {
-            releaseFromHead(readsToRelease, readNotBefore, lateRead, outcome);
+            lastReleased = releaseFromHead(readsToRelease, outcome);
         } finally {
-            if (lastTimely >= 0) {
+            if (lastReleased >= 0) {
                 // The entry's bytes stay in the ring until an append reuses them, so one copy per release suffices.
-                readTailFrames = 0;
-                readTailBytes = 0;
-                appendToReadTail(lastTimely);
+                MemorySegment.copy(ring, lastReleased, lastRead, 0, entrySize(lastReleased));
+                hasLastRead = true;
             }
         }
     }
 
-    private long lastTimely = -1;
-
-    private void appendToReadTail(long physical) {
-        long size = entrySize(physical);
-        if (readTailFrames == READ_TAIL_FRAMES || readTailBytes + size > readTail.byteSize()) {
-            // Only the newest late reads matter: they directly precede the frames still kept.
-            readTailFrames = 0;
-            readTailBytes = 0;
-        }
-        MemorySegment.copy(ring, physical, readTail, readTailBytes, size);
-        readTailOffsets[readTailFrames++] = readTailBytes;
-        readTailBytes += size;
-    }
-
-    private void releaseFromHead(long readsToRelease, long readNotBefore, long lateRead, ReleaseOutcome outcome) {
+    /** Returns the physical offset of the last stored frame released as read, or -1. */
+    private long releaseFromHead(long readsToRelease, ReleaseOutcome outcome) {
+        long lastReleased = -1;
         long remaining = readsToRelease;
         while (remaining > 0 && entries > 0) {
             long at = skipWrap(head);
@@ -288,7 +268,7 @@ final class KeptFrames implements AutoCloseable {
                     frames -= remaining;
                     this.runFrames -= remaining;
                     outcome.read += remaining;
-                    return;
+                    return lastReleased;
                 }
                 remaining -= runQueued;
                 outcome.read += runQueued;
@@ -299,30 +279,20 @@ final class KeptFrames implements AutoCloseable {
                     ring.set(JAVA_LONG, physical + RUN_CLASSIFIED, 0L);
                     frames -= runClassified;
                     this.runFrames -= runClassified;
-                    return;
+                    return lastReleased;
                 }
             } else if (atCursor) {
-                return;
+                return lastReleased;
             } else if ((flags & DROPPED_BY_TAP) != 0) {
                 outcome.supersededTapDrops++;
             } else {
                 outcome.read++;
                 remaining--;
-                if (readNotBefore - ring.get(JAVA_LONG, physical + 16) >= lateRead) {
-                    // Read long after it arrived: by a stalled VMM, perhaps one whose VM had stopped.
-                    if (lastTimely >= 0) {
-                        readTailFrames = 0;
-                        readTailBytes = 0;
-                        appendToReadTail(lastTimely);
-                        lastTimely = -1;
-                    }
-                    appendToReadTail(physical);
-                } else {
-                    lastTimely = physical;
-                }
+                lastReleased = physical;
             }
             removeHead(at, physical);
         }
+        return lastReleased;
     }
 
     /** Counts of frames that left the buffer in one {@link #release}. */
@@ -450,27 +420,23 @@ final class KeptFrames implements AutoCloseable {
     }
 
     /**
-     * Hands the frames the VMM may hold to {@code reader}, oldest first, if the oldest kept frame directly follows
-     * them: the last frame the VM read and, before it, those it read late. QEMU reads a frame, then asks its NIC
-     * model whether it may deliver it; once the VM has stopped the answer is no, and the frame stays in QEMU's own
-     * queue, which the migration does not carry. Frames QEMU catches up on after a stall while stopping may end
-     * there too. The tap counts all of them as read.
+     * Hands the last stored frame the VM read to {@code reader}, if there is one and the oldest kept frame directly
+     * follows it. QEMU reads one frame after the VM stops, fails to deliver it and holds it in its own queue,
+     * which the migration does not carry: that frame is counted as read, yet never reaches the guest.
      *
-     * @return how many frames were handed over
+     * @return whether a frame was handed over
      */
-    int readHeldFrames(KeptFrameReader reader) {
-        if (readTailFrames == 0 || entries == 0) {
-            return 0;
+    boolean readLastRead(KeptFrameReader reader) {
+        if (!hasLastRead || entries == 0) {
+            return false;
         }
-        long lastSequence = readTail.get(JAVA_LONG, readTailOffsets[readTailFrames - 1] + 8);
+        long lastSequence = lastRead.get(JAVA_LONG, 8);
         long firstKept = ring.get(JAVA_LONG, skipWrap(head) % capacity + 8);
         if (firstKept != lastSequence + 1) {
-            return 0;
+            return false;
         }
-        for (int i = 0; i < readTailFrames; i++) {
-            reader.read(viewAt(readTail, readTailOffsets[i]));
-        }
-        return readTailFrames;
+        reader.read(viewAt(lastRead, 0));
+        return true;
     }
 
     private void removeHead(long at, long physical) {

@@ -27,10 +27,9 @@ import org.springframework.validation.annotation.Validated;
  * @param injectionStallTimeout how long the destination waits for its VM to make room in its tap's ring before it
  *     injects the next batch anyway (a tap drops what does not fit). Default 10s.
  * @param armedTimeout a session not released within this time is disarmed and reported. Default 30m.
- * @param forwardFrameHeldByVmm whether the source also forwards the last frame its VM read, and the frames read late
- *     just before it, when kept frames follow directly. QEMU reads a frame after the VM stops, cannot deliver it and
- *     holds it in its own queue, which the migration does not carry (docs/reconciliation.md). Default true; turn
- *     off for a VMM that delivers every frame it reads.
+ * @param forwardFrameHeldByVmm whether the source also forwards the last frame its VM read, when kept frames follow
+ *     it directly. QEMU reads one frame after the VM stops, cannot deliver it and holds it in its own queue, which
+ *     the migration does not carry (docs/reconciliation.md). Default true; turn off for a VMM that does not do this.
  */
 @ConfigurationProperties("netpass.agent.forwarding")
 @Validated

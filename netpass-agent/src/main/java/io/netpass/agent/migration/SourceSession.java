@@ -221,17 +221,17 @@ public final class SourceSession {
             List<DataBuffer> encoded = new ArrayList<>(properties.batchFrames() + 1);
             if (properties.forwardFrameHeldByVmm() && !heldFrameOffered) {
                 heldFrameOffered = true;
-                int held = capture.readHeldFrames(frame -> {
+                boolean held = capture.readLastRead(frame -> {
                     if (frame.sequence() > lastSent) {
                         encoded.add(encoder.encode(frame, buffers));
                         lastSent = frame.sequence();
                         forwardedBytes.addAndGet(frame.frame().byteSize());
                         forwardedHeldFrames.incrementAndGet();
-                        log.info("{}: forwarding frame {}, read by the VM last or late: its VMM may hold it",
-                                migrationId, frame.sequence());
+                        log.info("{}: forwarding frame {}, the last the VM read: its VMM may hold it", migrationId,
+                                frame.sequence());
                     }
                 });
-                if (held == 0) {
+                if (!held) {
                     log.info("{}: no read frame directly precedes the kept ones", migrationId);
                 }
             }

@@ -198,7 +198,7 @@ class CaptureSessionIT {
         CaptureProperties defaults = CaptureProperties.defaults();
         int ringBlocks = CaptureProperties.defaults().ringBlocks();
         ArmedTaps taps = new ArmedTaps(new CaptureProperties(cap, defaults.ringBlockSize(), ringBlocks,
-                defaults.ringBlockTimeout(), defaults.counterInterval(), defaults.armSettleWindow(), defaults.lateReadThreshold()));
+                defaults.ringBlockTimeout(), defaults.counterInterval(), defaults.armSettleWindow()));
         SequencedTraffic large = new SequencedTraffic(client.mac(), VM_MAC, 1400);
         try (CaptureSession session = taps.arm(tapOf(vm))) {
             vm.pause();
