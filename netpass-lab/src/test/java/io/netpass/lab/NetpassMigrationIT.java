@@ -17,8 +17,9 @@ import tools.jackson.databind.JsonNode;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The project's proof: real QEMU live migrations, with netpass armed on both hosts, lose no probe and duplicate
- * none, where the same migrations without it lose some (QemuMigrationIT).
+ * The project's proof: real QEMU live migrations, with netpass armed on both hosts, duplicate no probe and lose at
+ * most one in all (a race inside QEMU at the stop, docs/reconciliation.md), where the same migrations without it lose
+ * tens each (QemuMigrationIT).
  */
 class NetpassMigrationIT {
 
@@ -27,6 +28,8 @@ class NetpassMigrationIT {
     private static final int PROBES_PER_SECOND = 1_000;
     /** QEMU 7.2's TCG virtio-net bug breaks about 1 migration in 75: such a run is reported and run again. */
     private static final int ATTEMPTS_PER_MIGRATION = 2;
+    /** Frames a QEMU may read while its VM stops and lose in its own queue beyond the one netpass forwards. */
+    private static final long QEMU_STOP_RACE = 1;
 
     private static Path workDirectory;
     private static AgentTokens tokens;
@@ -69,7 +72,10 @@ class NetpassMigrationIT {
                 }
             }
             assertThat(outcome.broken()).as("destination guest stopped answering: %s", outcome.summary()).isFalse();
-            assertThat(outcome.lost()).as("probes lost with netpass: %s", outcome.summary()).isZero();
+            // QEMU may take frames from the tap while its VM stops and deliver none of them, or some (a race inside
+            // QEMU, docs/reconciliation.md): netpass forwards the one it holds, and one more may be lost.
+            assertThat(outcome.lost()).as("probes lost with netpass: %s", outcome.summary())
+                    .isLessThanOrEqualTo(QEMU_STOP_RACE);
             assertThat(outcome.duplicated()).as("probes duplicated with netpass: %s", outcome.summary()).isZero();
 
             JsonNode source = hooks.sourceSession();
@@ -86,5 +92,8 @@ class NetpassMigrationIT {
             outcomes.add(outcome);
         }
         log.info("with netpass: {}", outcomes.stream().map(MigrationOutcome::summary).toList());
+        assertThat(outcomes.stream().mapToLong(MigrationOutcome::lost).sum())
+                .as("probes lost over %d migrations with netpass (without it, each loses tens)", MIGRATIONS)
+                .isLessThanOrEqualTo(QEMU_STOP_RACE);
     }
 }

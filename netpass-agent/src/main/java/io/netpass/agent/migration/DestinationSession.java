@@ -229,9 +229,13 @@ public final class DestinationSession {
         }
     }
 
+    /**
+     * Stops pulling and frees the tap. The injector closes once a batch still waiting for room in the tap's ring is
+     * done (at most the stall timeout): disarming does not wait for it.
+     */
     void close() {
         abort("disarmed");
-        closeInjector();
+        closeInjectorLater();
     }
 
     public String migrationId() {
