@@ -51,7 +51,8 @@ public final class ReleaseLatencyBenchmark {
     private static final long MAC_BASE = 0x52_54_00_6e_72_00L;
     private static final int SEND_RATE = 20_000;
     private static final int TAP_QUEUE = 1_000;
-    private static final Duration SETTLE = Duration.ofSeconds(30);
+    // A switchover completes a quiet period (300 ms) after its burst; one that has not within this has stalled.
+    private static final Duration SETTLE = Duration.ofSeconds(5);
 
     /**
      * One switchover's figures, in microseconds.
@@ -63,11 +64,11 @@ public final class ReleaseLatencyBenchmark {
      * @param rarpToLastRead RARP written → the destination VM read the last kept frame
      */
     record Switchover(long kept, long injected, long read, long seenToFirst, long seenToLast, long rarpToSeen,
-            long rarpToFirstRead, long rarpToLastRead, double load) {
+            long rarpToFirstRead, long rarpToLastRead, double load, boolean stalled) {
 
         @Override
         public String toString() {
-            return String.format(Locale.ROOT,
+            return (stalled ? "STALLED " : "") + String.format(Locale.ROOT,
                     "kept %d, injected %d, VM read %d | agent: seen→first %5d µs, seen→last %5d µs | VM: RARP→seen"
                             + " %5d µs, RARP→first read %5d µs, RARP→last read %5d µs (seen→last read %5d µs)"
                             + " | load %.2f",
@@ -85,8 +86,13 @@ public final class ReleaseLatencyBenchmark {
         final Samples rarpToLastRead = new Samples();
         final Samples seenToLastRead = new Samples();
         final Samples load = new Samples();
+        int stalled;
 
         void add(Switchover s) {
+            if (s.stalled()) {
+                stalled++;
+                return;
+            }
             seenToFirst.add(s.seenToFirst());
             seenToLast.add(s.seenToLast());
             rarpToSeen.add(s.rarpToSeen());
@@ -98,13 +104,13 @@ public final class ReleaseLatencyBenchmark {
 
         String summary(String name) {
             return String.format(Locale.ROOT, """
-                    %s (µs, median (min–max, n)), load %s:
+                    %s (µs, median (min–max, n)), load %s, stalled switchovers left out: %d
                       agent   seen → first injected     %s
                       agent   seen → last kept injected %s
                       VM      RARP → seen               %s
                       VM      RARP → first read         %s
                       VM      RARP → last kept read     %s
-                      VM      seen → last kept read     %s""", name, load.summary("%.2f"),
+                      VM      seen → last kept read     %s""", name, load.summary("%.2f"), stalled,
                     seenToFirst.summary("%.0f"), seenToLast.summary("%.0f"), rarpToSeen.summary("%.0f"),
                     rarpToFirstRead.summary("%.0f"), rarpToLastRead.summary("%.0f"),
                     seenToLastRead.summary("%.0f"));
@@ -238,16 +244,18 @@ public final class ReleaseLatencyBenchmark {
             destinationVm.announce();
 
             // No polling of the agents while they forward: the figures would pay for it.
-            destinationVm.awaitFrames(readBeforeResume + frames, Duration.ofSeconds(10));
+            destinationVm.awaitFrames(readBeforeResume + frames, Duration.ofSeconds(3));
             Thread.sleep(100);
+            boolean stalled = false;
             try {
                 await(SETTLE, () -> destination.session(migrationId, "destination").path("state").asString()
-                        .equals("completed"), () -> "destination completed: " + destination.session(migrationId,
-                        "destination") + " / " + source.session(migrationId, "source"));
+                        .equals("completed"), () -> "");
             } catch (IllegalStateException e) {
-                System.err.println("threads: " + agents.destination().dumpThreads() + ", "
-                        + agents.source().dumpThreads());
-                throw e;
+                // Seen on reused h2c connections: the pull stops mid-stream until disarmed (see docs/performance.md).
+                stalled = true;
+                System.out.println("STALLED " + destination.session(migrationId, "destination") + " / "
+                        + source.session(migrationId, "source").path("counters") + "; threads: "
+                        + agents.destination().dumpThreads());
             }
             JsonNode session = destination.session(migrationId, "destination");
             List<FakeVm.ReadFrame> read = destinationVm.readFrames();
@@ -274,7 +282,7 @@ public final class ReleaseLatencyBenchmark {
                     timings.path("releaseToFirstInjectionMicros").asLong(),
                     timings.path("releaseToBurstInjectedMicros").asLong(),
                     Duration.between(announcedAt, seenAt).toNanos() / 1_000,
-                    micros(firstRead, announcedNanos), micros(lastRead, announcedNanos), load);
+                    micros(firstRead, announcedNanos), micros(lastRead, announcedNanos), load, stalled);
             source.disarm(migrationId, "source");
             destination.disarm(migrationId, "destination");
             return result;
