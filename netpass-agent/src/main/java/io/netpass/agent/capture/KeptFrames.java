@@ -61,6 +61,12 @@ final class KeptFrames implements AutoCloseable {
     private long sequenceBase;
     private long lastAppended = -1;
     private long newestClassified = -1;
+    /** Entries removed from the head so far: a {@link #readAfter} resume point is valid while this is unchanged. */
+    private long removals;
+    private long resumeRemovals = -1;
+    private long resumePosition;
+    private int resumeIndex;
+    private long resumeAfter = Long.MAX_VALUE;
 
     /**
      * @param capacity bytes of the ring, frames and their entry headers together
@@ -350,6 +356,7 @@ final class KeptFrames implements AutoCloseable {
             removeHead(at, physical);
         }
         sequenceBase = entries > 0 ? ring.get(JAVA_LONG, skipWrap(head) % capacity + 8) : nextSequence;
+        resumeRemovals = -1;
     }
 
     /**
@@ -359,8 +366,15 @@ final class KeptFrames implements AutoCloseable {
      */
     int readAfter(long afterSequence, int max, KeptFrameReader reader) {
         long position = head;
+        int i = 0;
+        // A stream reads on where its previous call stopped: scanning from the head each time made forwarding a
+        // large buffer quadratic (a 64 MB buffer of 1500 B frames is 170 calls of up to 43,000 entries each).
+        if (resumeRemovals == removals && resumeAfter <= afterSequence) {
+            position = resumePosition;
+            i = resumeIndex;
+        }
         int handed = 0;
-        for (int i = 0; i < entries && handed < max; i++) {
+        for (; i < entries && handed < max; i++) {
             position = skipWrap(position);
             long physical = position % capacity;
             long sequence = ring.get(JAVA_LONG, physical + 8);
@@ -373,6 +387,11 @@ final class KeptFrames implements AutoCloseable {
                 handed++;
             }
             position += entrySize(physical);
+            // Every entry before this position is numbered at most this: entries are in sequence order.
+            resumePosition = position;
+            resumeIndex = i + 1;
+            resumeAfter = sequence - sequenceBase;
+            resumeRemovals = removals;
         }
         return handed;
     }
@@ -449,6 +468,7 @@ final class KeptFrames implements AutoCloseable {
             openRun = -1;
         }
         long next = at + entrySize(physical);
+        removals++;
         if (head == classified) {
             classified = next;
             unclassifiedEntries--;

@@ -154,8 +154,14 @@ public final class SourceSession {
             log.warn("{}: tap reads not yet matched after {}; forwarding may repeat frames the VM read",
                     migrationId, properties.readsAccountedTimeout());
         }
+        // The newest frame that will be forwarded: the VM's own frames flooded back (the destination VM's RARP, as
+        // a rule) are kept but never sent, and a destination waiting for one would never see its burst end.
         long[] newest = {-1};
-        capture.forEachKept(frame -> newest[0] = frame.sequence());
+        capture.forEachKept(frame -> {
+            if (!sentByVm(frame)) {
+                newest[0] = frame.sequence();
+            }
+        });
         releaseSequence = newest[0];
         log.info("{}: released {} kept frames to the destination ({} µs matching the tap's last reads)", migrationId,
                 capture.status().keptFrames(), waitedMicros);
@@ -183,6 +189,11 @@ public final class SourceSession {
 
     CaptureSession capture() {
         return capture;
+    }
+
+    private boolean sentByVm(io.netpass.agent.capture.KeptFrame frame) {
+        return frame.frame().byteSize() >= 12
+                && vmMacs.contains(io.netpass.agent.capture.MacAddress.read(frame.frame(), 6));
     }
 
     /** One stream's position; all calls come from the forwarding scheduler, one at a time. */
@@ -237,7 +248,7 @@ public final class SourceSession {
             }
             capture.readKeptAfter(lastSent, properties.batchFrames(), frame -> {
                 lastSent = frame.sequence();
-                if (frame.frame().byteSize() >= 12 && vmMacs.contains(io.netpass.agent.capture.MacAddress.read(frame.frame(), 6))) {
+                if (sentByVm(frame)) {
                     return;
                 }
                 encoded.add(encoder.encode(frame, buffers));

@@ -55,10 +55,23 @@ public final class AgentProcess implements AutoCloseable {
     }
 
     /**
+     * JVM options of a test agent: Netty's leak detector at paranoid (every buffer tracked), and C1 only, since a
+     * test agent lives for seconds. Benchmarks pass their own (see {@link #start(String, Path, List, String...)}).
+     */
+    public static final List<String> TEST_JVM_OPTIONS = List.of("-Dio.netty.leakDetection.level=paranoid",
+            "-XX:+UseSerialGC", "-Xmx384m", "-XX:TieredStopAtLevel=1");
+
+    /**
      * Starts agent {@code name} with its files in {@code workDirectory} and returns once it is ready (its readiness
      * probe answers UP). {@code extraArguments} are more {@code --key=value} properties.
      */
     public static AgentProcess start(String name, Path workDirectory, String... extraArguments) {
+        return start(name, workDirectory, TEST_JVM_OPTIONS, extraArguments);
+    }
+
+    /** As {@link #start(String, Path, String...)}, with {@code jvmOptions} instead of {@link #TEST_JVM_OPTIONS}. */
+    public static AgentProcess start(String name, Path workDirectory, List<String> jvmOptions,
+            String... extraArguments) {
         try {
             Files.createDirectories(workDirectory);
             String controllerToken = "controller-" + name + "-" + Long.toHexString(System.nanoTime());
@@ -89,10 +102,9 @@ public final class AgentProcess implements AutoCloseable {
             }
             List<String> command = new ArrayList<>(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "--enable-native-access=ALL-UNNAMED",
-                    "-Dio.netty.leakDetection.level=paranoid",
-                    "-XX:+UseSerialGC", "-Xmx384m", "-XX:TieredStopAtLevel=1",
-                    "-cp", System.getProperty("java.class.path"),
+                    "--enable-native-access=ALL-UNNAMED"));
+            command.addAll(jvmOptions);
+            command.addAll(List.of("-cp", System.getProperty("java.class.path"),
                     NetpassAgentApplication.class.getName()));
             properties.forEach((key, value) -> command.add("--" + key + "=" + value));
             Process process = new ProcessBuilder(command)

@@ -38,8 +38,10 @@ public final class FakeVm implements AutoCloseable {
      * @param vnetHeader the {@value #VNET_HEADER_SIZE}-byte vnet header: the virtio_net_hdr, then two zero bytes
      *     ({@code num_buffers}, which a tap leaves to its reader)
      * @param frame the Ethernet frame
+     * @param readNanos {@link System#nanoTime()} when the read returned it (comparable across processes on Linux,
+     *     which read the same monotonic clock)
      */
-    public record ReadFrame(byte[] vnetHeader, byte[] frame) {
+    public record ReadFrame(byte[] vnetHeader, byte[] frame, long readNanos) {
 
         /** The virtio_net_hdr at the start of {@link #vnetHeader()}. */
         public VirtioNetHeader header() {
@@ -203,7 +205,7 @@ public final class FakeVm implements AutoCloseable {
                 header.fill((byte) 0);
                 int length = tap.read(buffer, READ_TIMEOUT_MILLIS);
                 if (length > 0) {
-                    record(buffer, length);
+                    record(buffer, length, System.nanoTime());
                 }
             }
         } catch (Throwable t) {
@@ -240,12 +242,12 @@ public final class FakeVm implements AutoCloseable {
         }
     }
 
-    private void record(MemorySegment buffer, int length) {
+    private void record(MemorySegment buffer, int length, long readNanos) {
         byte[] vnetHeader = buffer.asSlice(0, VNET_HEADER_SIZE).toArray(JAVA_BYTE);
         byte[] frame = buffer.asSlice(VNET_HEADER_SIZE, length - VNET_HEADER_SIZE).toArray(JAVA_BYTE);
         lock.lock();
         try {
-            frames.add(new ReadFrame(vnetHeader, frame));
+            frames.add(new ReadFrame(vnetHeader, frame, readNanos));
             changed.signalAll();
         } finally {
             lock.unlock();
