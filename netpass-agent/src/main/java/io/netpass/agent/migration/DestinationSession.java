@@ -128,7 +128,9 @@ public final class DestinationSession {
                     if (response.releaseSequence() >= 0) {
                         releaseSequence = response.releaseSequence();
                     }
-                    return response.body();
+                    // A stream that stops delivering without breaking (seen on warm switchovers, docs/performance.md)
+                    // is treated as broken: the pull resumes after the last injected frame.
+                    return response.body().timeout(properties.streamIdleTimeout());
                 })
                 .publishOn(injectionScheduler, 4)
                 .concatMap(chunk -> {

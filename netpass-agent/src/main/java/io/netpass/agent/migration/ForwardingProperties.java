@@ -26,6 +26,9 @@ import org.springframework.validation.annotation.Validated;
  *     paced (injectionStallTimeout) rather than grown into, which would cost the running VM an outage. Default 4096.
  * @param injectionStallTimeout how long the destination waits for its VM to make room in its tap's ring before it
  *     injects the next batch anyway (a tap drops what does not fit). Default 10s.
+ * @param streamIdleTimeout the destination gives up on a frame stream that delivers nothing for this long and
+ *     resumes it after the last injected frame; the source sends its END at most a quiet period after the last
+ *     frame, so this must exceed the quiet period. Default 1s.
  * @param armedTimeout a session not released within this time is disarmed and reported. Default 30m.
  * @param forwardFrameHeldByVmm whether the source also forwards the last frame its VM read, when kept frames follow
  *     it directly. QEMU reads one frame after the VM stops, cannot deliver it and holds it in its own queue, which
@@ -41,11 +44,13 @@ public record ForwardingProperties(
         @NotNull @DefaultValue("200ms") Duration readsAccountedTimeout,
         @Min(0) @DefaultValue("4096") int injectionHeadroom,
         @NotNull @DefaultValue("10s") Duration injectionStallTimeout,
+        @NotNull @DefaultValue("1s") Duration streamIdleTimeout,
         @NotNull @DefaultValue("30m") Duration armedTimeout,
         @DefaultValue("true") boolean forwardFrameHeldByVmm) {
 
     public static ForwardingProperties defaults() {
         return new ForwardingProperties(Duration.ofMillis(300), Duration.ofSeconds(3), 256, Duration.ofSeconds(10),
-                Duration.ofMillis(200), 4096, Duration.ofSeconds(10), Duration.ofMinutes(30), true);
+                Duration.ofMillis(200), 4096, Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofMinutes(30),
+                true);
     }
 }
