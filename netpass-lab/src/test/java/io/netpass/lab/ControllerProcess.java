@@ -151,7 +151,8 @@ final class ControllerProcess implements AutoCloseable {
         Path jar = configured != null ? Path.of(configured)
                 : Path.of("..", "netpass-controller", "target", "netpass-controller-0.1.0-SNAPSHOT.jar");
         if (!Files.isRegularFile(jar)) {
-            throw new IllegalStateException("controller jar " + jar.toAbsolutePath() + " not built: run ./mvnw package");
+            throw new IllegalStateException("controller jar " + jar.toAbsolutePath()
+                    + " not built: run ./mvnw package");
         }
         return jar;
     }
@@ -220,6 +221,24 @@ final class ControllerProcess implements AutoCloseable {
 
     Path log() {
         return launch.log();
+    }
+
+    /** Writes a thread dump of the controller beside its log; returns that file. */
+    Path dumpThreads() {
+        Path dump = launch.log().resolveSibling("controller-threads-" + System.currentTimeMillis() + ".txt");
+        try {
+            Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                    Long.toString(process.pid()), "Thread.print")
+                    .redirectErrorStream(true).redirectOutput(dump.toFile()).start();
+            if (!jcmd.waitFor(30, TimeUnit.SECONDS)) {
+                jcmd.destroyForcibly();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return dump;
     }
 
     /** Stops the controller at once, as a crash or an evicted pod would: no shutdown hook, agents stay armed. */
