@@ -24,6 +24,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.springframework.util.FileSystemUtils;
 
 import io.netpass.agent.testing.AgentApi;
 import io.netpass.agent.testing.AgentProcess;
@@ -81,6 +82,8 @@ class ControllerWithAgentsIT {
 
     @BeforeAll
     static void startLabAndAgents() throws Exception {
+        // A state directory left by an earlier run would hand the controller migrations of agents long gone.
+        FileSystemUtils.deleteRecursively(work);
         Files.createDirectories(work);
         // One token, as one Kubernetes Secret: the controller presents it, every agent accepts it.
         agentToken = Files.writeString(work.resolve("controller-to-agents.token"),
@@ -418,9 +421,17 @@ class ControllerWithAgentsIT {
     /** The migration once it is settled: finished, its agents disarmed. */
     private JsonNode awaitSettled(String id) {
         JsonNode[] last = {awaitKnown(id)};
+        long since = System.nanoTime();
+        boolean[] dumped = {false};
         try {
             await(SETTLE_TIMEOUT, () -> {
                 last[0] = controller().migration(id);
+                if (!dumped[0] && System.nanoTime() - since > TimeUnit.SECONDS.toNanos(5)) {
+                    dumped[0] = true;
+                    System.out.printf("%s: not settled after 5 s: %s; source %s; destination %s; dumps %s %s %s%n",
+                            id, last[0], sourceAgent.api().sessions(), destinationAgent.api().sessions(),
+                            controller().dumpThreads(), sourceAgent.dumpThreads(), destinationAgent.dumpThreads());
+                }
                 return last[0].path("settled").asBoolean();
             }, () -> last[0]);
         } catch (RuntimeException | AssertionError e) {
