@@ -196,8 +196,20 @@ final class ControllerProcess implements AutoCloseable {
             request.header("Content-Type", "application/json");
         }
         try {
-            HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-            return new Response(response.statusCode(), response.body());
+            long started = System.nanoTime();
+            try {
+                HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+                return new Response(response.statusCode(), response.body());
+            } catch (java.net.http.HttpTimeoutException e) {
+                System.out.printf("%s %s: no answer within %d ms (pid %d alive %s); trying once more on a new client%n",
+                        method, path, (System.nanoTime() - started) / 1_000_000, process.pid(), process.isAlive());
+                long again = System.nanoTime();
+                HttpResponse<String> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                        .build().send(request.build(), HttpResponse.BodyHandlers.ofString());
+                System.out.printf("%s %s: answered %d after %d ms on a new client%n", method, path,
+                        response.statusCode(), (System.nanoTime() - again) / 1_000_000);
+                return new Response(response.statusCode(), response.body());
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(method + " " + path + " failed", e);
         } catch (InterruptedException e) {
