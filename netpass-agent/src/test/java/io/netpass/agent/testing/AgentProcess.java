@@ -23,7 +23,9 @@ import io.netpass.agent.NetpassAgentApplication;
  * token files, Netty's leak detector at paranoid. Its output goes to {@code NAME.log} in the work directory, which
  * {@link #assertNoLeaks()} reads.
  *
- * <p>Each agent has its own controller token; the peer token file is shared, as a fleet shares one peer Secret.
+ * <p>Each agent has its own controller token; the peer token file is shared, as a fleet shares one peer Secret. A
+ * test with a real controller gives its agents that controller's token file instead
+ * ({@code netpass.agent.security.controller-token-file}).
  */
 public final class AgentProcess implements AutoCloseable {
 
@@ -74,16 +76,14 @@ public final class AgentProcess implements AutoCloseable {
             String... extraArguments) {
         try {
             Files.createDirectories(workDirectory);
-            String controllerToken = "controller-" + name + "-" + Long.toHexString(System.nanoTime());
             Path controllerTokens = Files.writeString(workDirectory.resolve(name + "-controller.token"),
-                    controllerToken + "\n");
+                    "controller-" + name + "-" + Long.toHexString(System.nanoTime()) + "\n");
             Path peerTokens = workDirectory.resolve("peer.token");
             synchronized (AgentProcess.class) {
                 if (!Files.exists(peerTokens)) {
                     Files.writeString(peerTokens, "peer-" + Long.toHexString(System.nanoTime()) + "\n");
                 }
             }
-            String peerToken = Files.readAllLines(peerTokens).getFirst().strip();
             int apiPort = freePort();
             int managementPort = freePort();
             Path log = workDirectory.resolve(name + ".log");
@@ -100,6 +100,10 @@ public final class AgentProcess implements AutoCloseable {
                 String[] keyValue = argument.replaceFirst("^--", "").split("=", 2);
                 properties.put(keyValue[0], keyValue.length > 1 ? keyValue[1] : "");
             }
+            // A caller's token files (a real controller's, shared by its agents) replace the agent's own; the tokens
+            // this class presents are then the first lines of those files.
+            String controllerToken = firstLine(Path.of(properties.get("netpass.agent.security.controller-token-file")));
+            String peerToken = firstLine(Path.of(properties.get("netpass.agent.security.peer-token-file")));
             List<String> command = new ArrayList<>(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "--enable-native-access=ALL-UNNAMED"));
@@ -124,6 +128,10 @@ public final class AgentProcess implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start agent " + name, e);
         }
+    }
+
+    private static String firstLine(Path file) throws IOException {
+        return Files.readAllLines(file).getFirst().strip();
     }
 
     private static int freePort() throws IOException {

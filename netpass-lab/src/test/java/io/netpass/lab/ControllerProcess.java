@@ -1,0 +1,303 @@
+package io.netpass.lab;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.jspecify.annotations.Nullable;
+
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * A netpass controller running as its own JVM from its runnable jar ({@code netpass.controller.jar}), on loopback,
+ * with the agents it knows configured statically. {@link #kill()} stops it as a crashed pod stops (SIGKILL);
+ * {@link #restart()} starts a new one with the same ports, token files and properties, as the pod coming back.
+ */
+final class ControllerProcess implements AutoCloseable {
+
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
+    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+
+    /**
+     * One answer of the controller.
+     *
+     * @param status the HTTP status
+     * @param body the body as text
+     */
+    record Response(int status, String body) {
+
+        JsonNode json() {
+            return JSON.readTree(body);
+        }
+
+        @Override
+        public String toString() {
+            return status + " " + body;
+        }
+    }
+
+    /**
+     * How a controller is started; kept so that a restart is the same controller.
+     *
+     * @param properties {@code --key=value} arguments, ports and token files included
+     * @param apiPort the API's port
+     * @param managementPort health and metrics
+     * @param callerToken what orchestrators present
+     * @param log where its output goes (appended to across restarts)
+     */
+    private record Launch(Map<String, String> properties, int apiPort, int managementPort, String callerToken,
+            Path log) {
+    }
+
+    private final Launch launch;
+    private final Process process;
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(2)).build();
+
+    private ControllerProcess(Launch launch, Process process) {
+        this.launch = launch;
+        this.process = process;
+    }
+
+    /**
+     * Starts a controller with its token files in {@code workDirectory} that presents the token in
+     * {@code agentTokenFile} to the agents {@code agents} (name to base URL); {@code extraProperties} are more
+     * {@code key=value} properties. Returns once it is ready.
+     */
+    static ControllerProcess start(Path workDirectory, Path agentTokenFile, Map<String, URI> agents,
+            String... extraProperties) {
+        try {
+            Files.createDirectories(workDirectory);
+            String callerToken = "caller-" + Long.toHexString(System.nanoTime());
+            Path callerTokens = Files.writeString(workDirectory.resolve("caller.token"), callerToken + "\n");
+            int apiPort = freePort();
+            int managementPort = freePort();
+            Map<String, String> properties = new LinkedHashMap<>();
+            properties.put("server.port", Integer.toString(apiPort));
+            properties.put("server.address", "127.0.0.1");
+            properties.put("management.server.port", Integer.toString(managementPort));
+            properties.put("management.server.address", "127.0.0.1");
+            properties.put("netpass.controller.security.caller-token-file", callerTokens.toAbsolutePath().toString());
+            properties.put("netpass.controller.security.agent-token-file", agentTokenFile.toAbsolutePath().toString());
+            properties.put("spring.main.banner-mode", "off");
+            int index = 0;
+            for (Map.Entry<String, URI> agent : agents.entrySet()) {
+                properties.put("netpass.controller.agents[" + index + "].name", agent.getKey());
+                properties.put("netpass.controller.agents[" + index + "].base-url", agent.getValue().toString());
+                index++;
+            }
+            for (String property : extraProperties) {
+                String[] keyValue = property.split("=", 2);
+                properties.put(keyValue[0], keyValue[1]);
+            }
+            return launch(new Launch(Map.copyOf(properties), apiPort, managementPort, callerToken,
+                    workDirectory.resolve("controller.log")));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start the controller", e);
+        }
+    }
+
+    /** A new controller process like this one (which must have stopped): same ports, files and properties. */
+    ControllerProcess restart() {
+        if (process.isAlive()) {
+            throw new IllegalStateException("controller " + process.pid() + " still runs");
+        }
+        return launch(launch);
+    }
+
+    private static ControllerProcess launch(Launch launch) {
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:+UseSerialGC", "-Xmx256m", "-XX:TieredStopAtLevel=1",
+                "-jar", controllerJar().toString()));
+        launch.properties().forEach((key, value) -> command.add("--" + key + "=" + value));
+        try {
+            Process process = new ProcessBuilder(command)
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(launch.log().toFile()))
+                    .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+                    .start();
+            ControllerProcess controller = new ControllerProcess(launch, process);
+            try {
+                controller.awaitReady();
+            } catch (RuntimeException | Error e) {
+                controller.close();
+                throw e;
+            }
+            return controller;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start the controller", e);
+        }
+    }
+
+    private static Path controllerJar() {
+        String configured = System.getProperty("netpass.controller.jar");
+        Path jar = configured != null ? Path.of(configured)
+                : Path.of("..", "netpass-controller", "target", "netpass-controller-0.1.0-SNAPSHOT.jar");
+        if (!Files.isRegularFile(jar)) {
+            throw new IllegalStateException("controller jar " + jar.toAbsolutePath()
+                    + " not built: run ./mvnw package");
+        }
+        return jar;
+    }
+
+    private void awaitReady() {
+        URI readiness = URI.create("http://127.0.0.1:" + launch.managementPort() + "/actuator/health/readiness");
+        long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
+        while (true) {
+            if (!process.isAlive()) {
+                throw new IllegalStateException("controller exited with " + process.exitValue() + "; see "
+                        + launch.log());
+            }
+            try {
+                HttpResponse<String> health = http.send(HttpRequest.newBuilder(readiness)
+                        .timeout(Duration.ofSeconds(2)).GET().build(), HttpResponse.BodyHandlers.ofString());
+                if (health.statusCode() == 200 && health.body().contains("UP")) {
+                    return;
+                }
+            } catch (IOException e) {
+                // Not listening yet.
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while starting the controller", e);
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("controller not ready within " + START_TIMEOUT + "; see "
+                        + launch.log());
+            }
+            sleep(Duration.ofMillis(200));
+        }
+    }
+
+    /** {@code method path} with {@code body} (JSON, none if null), presenting the caller token. */
+    Response call(String method, String path, @Nullable Object body) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + launch.apiPort() + path))
+                .timeout(CALL_TIMEOUT)
+                .header("Authorization", "Bearer " + launch.callerToken())
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
+        if (body != null) {
+            request.header("Content-Type", "application/json");
+        }
+        try {
+            long started = System.nanoTime();
+            try {
+                HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+                return new Response(response.statusCode(), response.body());
+            } catch (java.net.http.HttpTimeoutException e) {
+                System.out.printf("%s %s: no answer within %d ms (pid %d alive %s); trying once more on a new client%n",
+                        method, path, (System.nanoTime() - started) / 1_000_000, process.pid(), process.isAlive());
+                long again = System.nanoTime();
+                HttpResponse<String> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                        .build().send(request.build(), HttpResponse.BodyHandlers.ofString());
+                System.out.printf("%s %s: answered %d after %d ms on a new client%n", method, path,
+                        response.statusCode(), (System.nanoTime() - again) / 1_000_000);
+                return new Response(response.statusCode(), response.body());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(method + " " + path + " failed", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** {@code GET /v1/migrations/ID}; fails unless 200. */
+    JsonNode migration(String id) {
+        Response response = call("GET", "/v1/migrations/" + id, null);
+        if (response.status() != 200) {
+            throw new AssertionError("GET migration " + id + ": " + response);
+        }
+        return response.json();
+    }
+
+    long pid() {
+        return process.pid();
+    }
+
+    Path log() {
+        return launch.log();
+    }
+
+    /** Writes a thread dump of the controller beside its log; returns that file. */
+    Path dumpThreads() {
+        Path dump = launch.log().resolveSibling("controller-threads-" + System.currentTimeMillis() + ".txt");
+        try {
+            Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                    Long.toString(process.pid()), "Thread.print")
+                    .redirectErrorStream(true).redirectOutput(dump.toFile()).start();
+            if (!jcmd.waitFor(30, TimeUnit.SECONDS)) {
+                jcmd.destroyForcibly();
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return dump;
+    }
+
+    /** Stops the controller at once, as a crash or an evicted pod would: no shutdown hook, agents stay armed. */
+    void kill() {
+        process.destroyForcibly();
+        try {
+            if (!process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+                throw new IllegalStateException("controller " + process.pid() + " survived SIGKILL");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Stops the controller: SIGTERM, then SIGKILL if it lingers. */
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            process.destroyForcibly();
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "controller (pid " + process.pid() + ", api " + launch.apiPort() + ")";
+    }
+}
