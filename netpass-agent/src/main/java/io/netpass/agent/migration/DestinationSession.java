@@ -7,6 +7,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -62,11 +63,11 @@ public final class DestinationSession {
     private volatile @Nullable String failure;
     private volatile @Nullable Disposable pull;
     private @Nullable TapInjector injector;
-    private final java.util.function.Consumer<DestinationSession> onCompleted;
+    private final Consumer<DestinationSession> onCompleted;
 
     DestinationSession(String migrationId, TapLocation location, List<String> vmMacs, URI sourceAgent,
             PeerClient peers, ForwardingProperties properties, CaptureProperties captureProperties,
-            Scheduler injectionScheduler, java.util.function.Consumer<DestinationSession> onCompleted) {
+            Scheduler injectionScheduler, Consumer<DestinationSession> onCompleted) {
         this.onCompleted = onCompleted;
         this.migrationId = migrationId;
         this.location = location;

@@ -3,17 +3,27 @@ package io.netpass.agent.migration;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.Map;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import io.netpass.agent.capture.ArmedTaps;
 import io.netpass.agent.capture.CaptureProperties;
 import io.netpass.agent.capture.CaptureSession;
+import io.netpass.agent.capture.CaptureStatus;
+import io.netpass.agent.capture.DropReason;
+import io.netpass.agent.capture.MacAddress;
 import io.netpass.agent.capture.TapLocation;
 import io.netpass.agent.stream.PeerClient;
 import reactor.core.scheduler.Scheduler;
@@ -31,7 +41,7 @@ public final class MigrationSessions implements AutoCloseable {
     }
 
     /** What a session was armed with, to tell a repeated request from a conflicting one. */
-    private record Arming(TapLocation tap, List<String> vmMacs, @org.jspecify.annotations.Nullable URI peer) {
+    private record Arming(TapLocation tap, List<String> vmMacs, @Nullable URI peer) {
     }
 
     private final ArmedTaps taps;
@@ -43,7 +53,7 @@ public final class MigrationSessions implements AutoCloseable {
     private final ConcurrentMap<Key, SourceSession> sources = new ConcurrentHashMap<>();
     private final ConcurrentMap<Key, DestinationSession> destinations = new ConcurrentHashMap<>();
     private final ConcurrentMap<Key, Arming> armings = new ConcurrentHashMap<>();
-    private final List<SessionListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<SessionListener> listeners = new CopyOnWriteArrayList<>();
     private final RetiredTotals retired = new RetiredTotals();
 
     /** Hears when sessions come and go and when a destination finishes injecting. */
@@ -60,7 +70,7 @@ public final class MigrationSessions implements AutoCloseable {
     /** Frame counts summed over every session, including the ones already disarmed. */
     public record Totals(long capturedFrames, long capturedBytes, long readFrames, long keptFrames, long keptBytes,
             long bufferBytes, long forwardedFrames, long forwardedBytes, long injectedFrames, long injectedBytes,
-            long injectionFailures, long skippedAlreadyDelivered, java.util.Map<io.netpass.agent.capture.DropReason, Long> drops) {
+            long injectionFailures, long skippedAlreadyDelivered, Map<DropReason, Long> drops) {
     }
 
     /** Counts of disarmed sessions, so that totals never go down. */
@@ -74,8 +84,8 @@ public final class MigrationSessions implements AutoCloseable {
         long injectedBytes;
         long injectionFailures;
         long skippedAlreadyDelivered;
-        final java.util.EnumMap<io.netpass.agent.capture.DropReason, Long> drops =
-                new java.util.EnumMap<>(io.netpass.agent.capture.DropReason.class);
+        final EnumMap<DropReason, Long> drops =
+                new EnumMap<>(DropReason.class);
     }
 
     public MigrationSessions(ArmedTaps taps, CaptureProperties captureProperties, ForwardingProperties forwarding,
@@ -96,12 +106,13 @@ public final class MigrationSessions implements AutoCloseable {
             return existing;
         }
         CaptureSession capture = taps.arm(tap);
-        java.util.Set<Long> macs = new java.util.HashSet<>();
-        vmMacs.forEach(mac -> macs.add(io.netpass.agent.capture.MacAddress.parse(mac)));
-        SourceSession session = new SourceSession(migrationId, capture, java.util.Set.copyOf(macs), forwarding,
+        Set<Long> macs = new HashSet<>();
+        vmMacs.forEach(mac -> macs.add(MacAddress.parse(mac)));
+        SourceSession session = new SourceSession(migrationId, capture, Set.copyOf(macs), forwarding,
                 forwardingScheduler);
         sources.put(key, session);
         armings.put(key, arming);
+        expireIfNotReleased(key, arming);
         changed();
         log.info("{}: armed source on {}", migrationId, tap);
         return session;
@@ -122,9 +133,31 @@ public final class MigrationSessions implements AutoCloseable {
                 completed -> listeners.forEach(listener -> listener.destinationCompleted(completed)));
         destinations.put(key, session);
         armings.put(key, arming);
+        expireIfNotReleased(key, arming);
         changed();
         log.info("{}: armed destination on {}, source agent {}", migrationId, tap, sourceAgent);
         return session;
+    }
+
+    /**
+     * Disarms a side still waiting for its switchover after the armed timeout: a tap armed by a controller that
+     * went away must not be captured for ever.
+     */
+    private void expireIfNotReleased(Key key, Arming arming) {
+        Schedulers.parallel().schedule(() -> {
+            boolean waiting = key.role() == MigrationRole.SOURCE
+                    ? sources.containsKey(key) && sources.get(key).state() == SessionState.ARMED
+                    : destinations.containsKey(key) && destinations.get(key).state() == SessionState.ARMED;
+            if (waiting && armings.get(key) == arming) {
+                log.warn("{}: {} side armed for longer than {} without a switchover; disarming it", key.migrationId(),
+                        key.role().pathSegment(), forwarding.armedTimeout());
+                try {
+                    disarm(key.migrationId(), key.role());
+                } catch (SessionNotFoundException e) {
+                    // Disarmed meanwhile.
+                }
+            }
+        }, forwarding.armedTimeout().toMillis(), TimeUnit.MILLISECONDS);
     }
 
     private void requireSame(Key key, Arming arming) {
@@ -163,9 +196,9 @@ public final class MigrationSessions implements AutoCloseable {
         long bufferBytes = 0;
         long forwardedFrames = retired.forwardedFrames;
         long forwardedBytes = retired.forwardedBytes;
-        java.util.EnumMap<io.netpass.agent.capture.DropReason, Long> drops = new java.util.EnumMap<>(retired.drops);
+        EnumMap<DropReason, Long> drops = new EnumMap<>(retired.drops);
         for (SourceSession source : sources.values()) {
-            io.netpass.agent.capture.CaptureStatus status = source.captureStatus();
+            CaptureStatus status = source.captureStatus();
             capturedFrames += status.capturedFrames();
             capturedBytes += status.capturedBytes();
             readFrames += status.readFrames();
@@ -188,11 +221,11 @@ public final class MigrationSessions implements AutoCloseable {
         }
         return new Totals(capturedFrames, capturedBytes, readFrames, keptFrames, keptBytes, bufferBytes,
                 forwardedFrames, forwardedBytes, injectedFrames, injectedBytes, injectionFailures, skipped,
-                java.util.Map.copyOf(drops));
+                Map.copyOf(drops));
     }
 
     private void retire(SourceSession session) {
-        io.netpass.agent.capture.CaptureStatus status = session.captureStatus();
+        CaptureStatus status = session.captureStatus();
         retired.capturedFrames += status.capturedFrames();
         retired.capturedBytes += status.capturedBytes();
         retired.readFrames += status.readFrames();

@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -16,6 +17,8 @@ import org.springframework.core.io.buffer.DataBufferUtils;
 
 import io.netpass.agent.capture.CaptureSession;
 import io.netpass.agent.capture.CaptureStatus;
+import io.netpass.agent.capture.KeptFrame;
+import io.netpass.agent.capture.MacAddress;
 import io.netpass.agent.stream.FrameStreamEncoder;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -34,7 +37,7 @@ public final class SourceSession {
     private final String migrationId;
     private final CaptureSession capture;
     /** The VM's own MACs: its broadcasts flood back to the old port until the network re-learns, needing no forwarding. */
-    private final java.util.Set<Long> vmMacs;
+    private final Set<Long> vmMacs;
     private final ForwardingProperties properties;
     private final Scheduler forwardingScheduler;
     private final FrameStreamEncoder encoder = new FrameStreamEncoder();
@@ -49,7 +52,7 @@ public final class SourceSession {
     private volatile long releaseSequence = -1;
     private volatile @Nullable String failure;
 
-    SourceSession(String migrationId, CaptureSession capture, java.util.Set<Long> vmMacs,
+    SourceSession(String migrationId, CaptureSession capture, Set<Long> vmMacs,
             ForwardingProperties properties, Scheduler forwardingScheduler) {
         this.vmMacs = vmMacs;
         this.migrationId = migrationId;
@@ -191,9 +194,9 @@ public final class SourceSession {
         return capture;
     }
 
-    private boolean sentByVm(io.netpass.agent.capture.KeptFrame frame) {
+    private boolean sentByVm(KeptFrame frame) {
         return frame.frame().byteSize() >= 12
-                && vmMacs.contains(io.netpass.agent.capture.MacAddress.read(frame.frame(), 6));
+                && vmMacs.contains(MacAddress.read(frame.frame(), 6));
     }
 
     /** One stream's position; all calls come from the forwarding scheduler, one at a time. */
