@@ -89,6 +89,18 @@ public final class SimulatedAgent implements AutoCloseable {
             return sourceAgent;
         }
 
+        public String tap() {
+            return tap;
+        }
+
+        public @Nullable String namespace() {
+            return namespace;
+        }
+
+        public List<String> vmMacs() {
+            return vmMacs;
+        }
+
         Map<String, Object> document() {
             Map<String, Object> document = new LinkedHashMap<>();
             document.put("migrationId", migrationId);
@@ -120,6 +132,8 @@ public final class SimulatedAgent implements AutoCloseable {
     private volatile int armFailureStatus;
     private volatile Duration answerDelay = Duration.ZERO;
     private volatile boolean autoComplete = true;
+    /** What {@code POST /v1/discovery} finds, by the request's JSON body. */
+    private final ConcurrentMap<JsonNode, Map<String, Object>> vms = new ConcurrentHashMap<>();
     private final int port;
     /** Open connections, closed on stop: a stopped agent must not keep answering on kept-alive connections. */
     private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
@@ -142,7 +156,8 @@ public final class SimulatedAgent implements AutoCloseable {
                         .get("/v1/migrations/{id}/{role}", this::get)
                         .delete("/v1/migrations/{id}/{role}", this::disarm)
                         .post("/v1/migrations/{id}/events", this::event)
-                        .get("/v1/sessions", this::list))
+                        .get("/v1/sessions", this::list)
+                        .post("/v1/discovery", this::discover))
                 .bindNow();
         this.port = server.port();
     }
@@ -168,6 +183,20 @@ public final class SimulatedAgent implements AutoCloseable {
     /** Whether released sides complete by themselves after the script's forwarding time. */
     public void autoComplete(boolean enabled) {
         autoComplete = enabled;
+    }
+
+    /**
+     * Makes this agent's host run libvirt domain {@code domain} (also KubeVirt VMI {@code NAMESPACE/NAME} if the
+     * domain is {@code NAMESPACE_NAME}) as QEMU {@code qemuPid} with {@code nics}: each a MAC, tap and namespace.
+     */
+    public void runs(String domain, int qemuPid, List<Map<String, String>> nics) {
+        Map<String, Object> found = Map.of("qemuPid", qemuPid, "nics", nics);
+        vms.put(JSON.valueToTree(Map.of("libvirtDomain", domain)), found);
+        int split = domain.indexOf('_');
+        if (split > 0) {
+            vms.put(JSON.valueToTree(Map.of("kubevirtVmi", Map.of("namespace", domain.substring(0, split),
+                    "name", domain.substring(split + 1)))), found);
+        }
     }
 
     /** Stops answering: the port is closed, so connections are refused. */
@@ -318,6 +347,14 @@ public final class SimulatedAgent implements AutoCloseable {
                 default -> { }
             }
             return response.status(202).send();
+        }));
+    }
+
+    private Mono<Void> discover(HttpServerRequest request, HttpServerResponse response) {
+        return guarded(request, response, () -> request.receive().aggregate().asString().flatMap(text -> {
+            Map<String, Object> found = vms.get(JSON.readTree(text));
+            return found == null ? problem(response, 404, "no QEMU process on this host runs " + text)
+                    : json(response, 200, found);
         }));
     }
 
