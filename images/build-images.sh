@@ -22,6 +22,9 @@ for jar in "$agent_jar" "$controller_jar"; do
   [ -f "$jar" ] || { echo "$jar not built: run ./mvnw -DskipTests package first" >&2; exit 1; }
 done
 
+docker version --format '{{.Server.Version}}' >/dev/null 2>&1 \
+  || { echo "no Docker daemon answers: start one (e.g. .ci/dockerd.sh start PIDFILE), or skip with -DskipITs" >&2; exit 1; }
+
 if [ "$base" = netpass/jre-base:25 ]; then
   images/base/build-base-image.sh "$base"
 fi
