@@ -307,14 +307,9 @@ class ControllerWithAgentsIT {
         List<Long> readByDestination = destinationVm.sequences();
 
         // The source VM, resumed now that netpass is done, reads what it never read while paused: what was kept.
-        int readBeforeBacklog = sourceVm.readFrames().size();
-        sourceVm.resume();
-        sourceVm.awaitQuiet(Duration.ofMillis(500), Duration.ofSeconds(10));
-        List<FakeVm.ReadFrame> backlog = sourceVm.readFrames().subList(readBeforeBacklog,
-                sourceVm.readFrames().size());
+        List<FakeVm.ReadFrame> backlog = sourceVm.resumeAndReadBacklog(Duration.ofMillis(500), Duration.ofSeconds(10));
         byte[] announcement = FakeVm.announcement(mac);
-        List<Long> keptSequences = backlog.stream().mapToLong(FakeVm.ReadFrame::sequence).filter(s -> s >= 0).boxed()
-                .toList();
+        List<Long> keptSequences = FakeVm.sequences(backlog);
         long keptAnnouncements = backlog.stream().filter(frame -> Arrays.equals(frame.frame(), announcement)).count();
         assertThat(backlog.size()).as("the paused VM's backlog: numbered frames and the destination VM's announcement")
                 .isEqualTo(keptSequences.size() + keptAnnouncements);

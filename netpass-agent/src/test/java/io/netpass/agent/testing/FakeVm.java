@@ -136,7 +136,26 @@ public final class FakeVm implements AutoCloseable {
 
     /** The {@link SequencedTraffic} numbers of the frames read so far, in the order read; other frames left out. */
     public List<Long> sequences() {
-        return readFrames().stream().mapToLong(ReadFrame::sequence).filter(sequence -> sequence >= 0).boxed().toList();
+        return sequences(readFrames());
+    }
+
+    /** The {@link SequencedTraffic} numbers of {@code frames}, in order; other frames left out. */
+    public static List<Long> sequences(List<ReadFrame> frames) {
+        return frames.stream().mapToLong(ReadFrame::sequence).filter(sequence -> sequence >= 0).boxed().toList();
+    }
+
+    /**
+     * Resumes a paused VM and returns what it reads until nothing new comes for {@code quiet}: the frames that
+     * waited in its tap while it was paused (and any that arrive meanwhile).
+     *
+     * @throws AssertionError if it still reads after {@code timeout}
+     */
+    public List<ReadFrame> resumeAndReadBacklog(Duration quiet, Duration timeout) {
+        int readBefore = readFrames().size();
+        resume();
+        awaitQuiet(quiet, timeout);
+        List<ReadFrame> read = readFrames();
+        return read.subList(readBefore, read.size());
     }
 
     /**
