@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Removes what crashed or interrupted test runs left behind: namespace-lab namespaces (np-*) and lab QEMUs (a
-# qemu-system-* process with "netpass-lab" in its arguments). Run it only while no test run is going on; it touches
-# nothing else and always succeeds.
+# Removes what crashed or interrupted test runs left behind: namespace-lab namespaces (np-*), lab QEMUs (a
+# qemu-system-* process with "netpass-lab" in its arguments), and Testcontainers' containers and networks (label
+# org.testcontainers=true) when a Docker daemon answers. Run it only while no test run is going on; it touches nothing
+# else and always succeeds.
 set -uo pipefail
 
 for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
@@ -38,4 +39,14 @@ if [ -n "$pids" ]; then
   [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
 fi
 rm -rf /tmp/netpass-lab-[0-9a-f][0-9a-f][0-9a-f][0-9a-f]  # QemuLab's sockets and logs
+
+# The images tests run without Ryuk (its image cannot be pulled here), so nothing else removes what a killed run left.
+if command -v docker >/dev/null && docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+  containers=$(docker ps -aq --filter label=org.testcontainers=true)
+  # shellcheck disable=SC2086
+  [ -n "$containers" ] && docker rm -f $containers >/dev/null
+  networks=$(docker network ls -q --filter label=org.testcontainers=true)
+  # shellcheck disable=SC2086
+  [ -n "$networks" ] && docker network rm $networks >/dev/null
+fi
 exit 0

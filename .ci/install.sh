@@ -9,6 +9,10 @@ dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 command -v cpio >/dev/null || need+=(cpio)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v curl >/dev/null || need+=(curl)   # the libvirt hook (LibvirtHookIT)
+# The images module: Docker's daemon (Debian's, since no registry is reachable for another) and debootstrap for the
+# local base image.
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
 [ -d /usr/lib/jvm/temurin-25-jdk-amd64 ] || { echo "Java 25 (Temurin) is expected at /usr/lib/jvm/temurin-25-jdk-amd64" >&2; exit 1; }
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq

@@ -20,7 +20,6 @@ import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * A netpass controller running as its own JVM from its runnable jar ({@code netpass.controller.jar}), on loopback,
@@ -31,26 +30,6 @@ final class ControllerProcess implements AutoCloseable {
 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(15);
-    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(10);
-    private static final JsonMapper JSON = JsonMapper.builder().build();
-
-    /**
-     * One answer of the controller.
-     *
-     * @param status the HTTP status
-     * @param body the body as text
-     */
-    record Response(int status, String body) {
-
-        JsonNode json() {
-            return JSON.readTree(body);
-        }
-
-        @Override
-        public String toString() {
-            return status + " " + body;
-        }
-    }
 
     /**
      * How a controller is started; kept so that a restart is the same controller.
@@ -67,12 +46,14 @@ final class ControllerProcess implements AutoCloseable {
 
     private final Launch launch;
     private final Process process;
+    private final ControllerClient client;
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(2)).build();
 
     private ControllerProcess(Launch launch, Process process) {
         this.launch = launch;
         this.process = process;
+        this.client = new ControllerClient(URI.create("http://127.0.0.1:" + launch.apiPort()), launch.callerToken());
     }
 
     /**
@@ -186,45 +167,13 @@ final class ControllerProcess implements AutoCloseable {
     }
 
     /** {@code method path} with {@code body} (JSON, none if null), presenting the caller token. */
-    Response call(String method, String path, @Nullable Object body) {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + launch.apiPort() + path))
-                .timeout(CALL_TIMEOUT)
-                .header("Authorization", "Bearer " + launch.callerToken())
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
-        if (body != null) {
-            request.header("Content-Type", "application/json");
-        }
-        try {
-            long started = System.nanoTime();
-            try {
-                HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-                return new Response(response.statusCode(), response.body());
-            } catch (java.net.http.HttpTimeoutException e) {
-                System.out.printf("%s %s: no answer within %d ms (pid %d alive %s); trying once more on a new client%n",
-                        method, path, (System.nanoTime() - started) / 1_000_000, process.pid(), process.isAlive());
-                long again = System.nanoTime();
-                HttpResponse<String> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                        .build().send(request.build(), HttpResponse.BodyHandlers.ofString());
-                System.out.printf("%s %s: answered %d after %d ms on a new client%n", method, path,
-                        response.statusCode(), (System.nanoTime() - again) / 1_000_000);
-                return new Response(response.statusCode(), response.body());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(method + " " + path + " failed", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+    ControllerClient.Response call(String method, String path, @Nullable Object body) {
+        return client.call(method, path, body);
     }
 
     /** {@code GET /v1/migrations/ID}; fails unless 200. */
     JsonNode migration(String id) {
-        Response response = call("GET", "/v1/migrations/" + id, null);
-        if (response.status() != 200) {
-            throw new AssertionError("GET migration " + id + ": " + response);
-        }
-        return response.json();
+        return client.migration(id);
     }
 
     long pid() {

@@ -13,7 +13,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -34,7 +33,8 @@ import io.netpass.agent.testing.FakeVm;
 import io.netpass.agent.testing.FrameSender;
 import io.netpass.agent.testing.Host;
 import io.netpass.agent.testing.NamespaceLab;
-import io.netpass.agent.testing.SequencedTraffic;
+import io.netpass.agent.testing.PacedTraffic;
+import io.netpass.agent.testing.SequencedDelivery;
 import tools.jackson.databind.JsonNode;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -65,6 +65,7 @@ class ControllerWithAgentsIT {
     private static final int SOURCE_TAP_QUEUE = 16_384;
     private static final Duration ARM_TIMEOUT = Duration.ofSeconds(20);
     private static final Duration SETTLE_TIMEOUT = Duration.ofSeconds(45);
+    private static final Duration TRAFFIC_TIMEOUT = Duration.ofSeconds(20);
 
     private static final Path work = Path.of("target", "it-e2e", "ControllerWithAgentsIT");
 
@@ -228,7 +229,7 @@ class ControllerWithAgentsIT {
         destinationVm.pause();
 
         // The orchestrator asks the controller, which arms both agents.
-        ControllerProcess.Response created = controller().call("POST", "/v1/migrations", Map.of(
+        ControllerClient.Response created = controller().call("POST", "/v1/migrations", Map.of(
                 "id", id,
                 "vm", vm,
                 "sourceAgent", sourceAgent.baseUri().toString(),
@@ -248,22 +249,12 @@ class ControllerWithAgentsIT {
         assertThat(source.session(session, "source").path("state").asString()).isEqualTo("armed");
         assertThat(destination.session(session, "destination").path("state").asString()).isEqualTo("armed");
 
-        Traffic traffic = new Traffic(client.trafficTo(mac));
-        // A thread of its own: on two cores the common pool has one worker, which the sender would hold throughout.
-        CompletableFuture<Void> sending = new CompletableFuture<>();
-        Thread.ofPlatform().name("traffic-" + id).daemon().start(() -> {
-            try {
-                traffic.send();
-                sending.complete(null);
-            } catch (RuntimeException | Error e) {
-                sending.completeExceptionally(e);
-            }
-        });
+        PacedTraffic traffic = PacedTraffic.start(client.trafficTo(mac), sender, RATE);
         long killedAt = 0;
         long restartedAt = 0;
         long switchedAt;
         try {
-            traffic.await(BEFORE_PAUSE);
+            traffic.awaitSent(BEFORE_PAUSE, TRAFFIC_TIMEOUT);
             sourceVm.pause();
             long pausedAt = traffic.sent();
             event(id, "SOURCE_PAUSED");
@@ -281,7 +272,7 @@ class ControllerWithAgentsIT {
                 assertThat(recovered.path("state").asString()).as("%s", recovered).isEqualTo("SWITCHING");
                 traffic.rate(RATE);
             }
-            traffic.await(pausedAt + WHILE_PAUSED);
+            traffic.awaitSent(pausedAt + WHILE_PAUSED, TRAFFIC_TIMEOUT);
             // Switchover: the destination VM runs and announces itself; the source stays paused for good.
             destinationVm.resume();
             destinationVm.announce();
@@ -289,12 +280,11 @@ class ControllerWithAgentsIT {
             if (crash != Crash.RESTARTED_AFTER_AGENTS_FINISHED) {
                 event(id, "DESTINATION_RESUMED");
             }
-            traffic.await(traffic.sent() + AFTER_SWITCH);
+            traffic.awaitSent(traffic.sent() + AFTER_SWITCH, TRAFFIC_TIMEOUT);
         } finally {
-            traffic.stop();
-            join(sending);
+            traffic.close();
         }
-        long total = traffic.sent();
+        long total = traffic.stop();
 
         if (crash == Crash.RESTARTED_AFTER_AGENTS_FINISHED) {
             // With nobody watching, the agents finish the switchover on their own.
@@ -310,42 +300,22 @@ class ControllerWithAgentsIT {
         long settledAt = System.nanoTime();
 
         // Every frame has reached a VM by now, unless it was lost.
-        awaitQuietly(Duration.ofSeconds(10), () -> sequenced(sourceVm).size() + sequenced(destinationVm).size()
+        awaitQuietly(Duration.ofSeconds(10), () -> sourceVm.sequences().size() + destinationVm.sequences().size()
                 >= total);
         sleep(Duration.ofMillis(200));
-        List<Long> readBySource = sequenced(sourceVm);
-        List<Long> readByDestination = sequenced(destinationVm);
+        List<Long> readBySource = sourceVm.sequences();
+        List<Long> readByDestination = destinationVm.sequences();
 
         // The source VM, resumed now that netpass is done, reads what it never read while paused: what was kept.
-        int readBeforeBacklog = sourceVm.readFrames().size();
-        sourceVm.resume();
-        awaitQuiet(sourceVm, Duration.ofMillis(500), Duration.ofSeconds(10));
-        List<FakeVm.ReadFrame> backlog = sourceVm.readFrames().subList(readBeforeBacklog,
-                sourceVm.readFrames().size());
+        List<FakeVm.ReadFrame> backlog = sourceVm.resumeAndReadBacklog(Duration.ofMillis(500), Duration.ofSeconds(10));
         byte[] announcement = FakeVm.announcement(mac);
-        List<Long> keptSequences = backlog.stream().mapToLong(FakeVm.ReadFrame::sequence).filter(s -> s >= 0).boxed()
-                .toList();
+        List<Long> keptSequences = FakeVm.sequences(backlog);
         long keptAnnouncements = backlog.stream().filter(frame -> Arrays.equals(frame.frame(), announcement)).count();
         assertThat(backlog.size()).as("the paused VM's backlog: numbered frames and the destination VM's announcement")
                 .isEqualTo(keptSequences.size() + keptAnnouncements);
 
         // Every frame sent reached exactly one VM, exactly once.
-        assertThat(new HashSet<>(readBySource)).as("duplicates at the source VM").hasSize(readBySource.size());
-        assertThat(new HashSet<>(readByDestination)).as("duplicates at the destination VM")
-                .hasSize(readByDestination.size());
-        Set<Long> both = new HashSet<>(readBySource);
-        both.retainAll(new HashSet<>(readByDestination));
-        assertThat(both).as("frames both VMs read").isEmpty();
-        Set<Long> union = new HashSet<>(readBySource);
-        union.addAll(readByDestination);
-        List<Long> missing = new ArrayList<>();
-        for (long sequence = 0; sequence < total; sequence++) {
-            if (!union.contains(sequence)) {
-                missing.add(sequence);
-            }
-        }
-        assertThat(missing).as("frames no VM read (source read %d, destination %d, migration %s)",
-                readBySource.size(), readByDestination.size(), migration).isEmpty();
+        SequencedDelivery.assertEachFrameReadOnceByOneVm(total, readBySource, readByDestination, migration);
 
         // What was kept is exactly what the source VM had not read when it paused, up to where the bridge moved the VM,
         // and the destination VM read each of those frames.
@@ -413,7 +383,7 @@ class ControllerWithAgentsIT {
     }
 
     private void event(String id, String type) {
-        ControllerProcess.Response response = controller().call("POST", "/v1/migrations/" + id + "/events",
+        ControllerClient.Response response = controller().call("POST", "/v1/migrations/" + id + "/events",
                 Map.of("type", type));
         assertThat(response.status()).as("%s: %s", type, response).isEqualTo(202);
     }
@@ -457,7 +427,7 @@ class ControllerWithAgentsIT {
      * sessions in the background, usually before it reports ready, but nothing promises that.
      */
     private JsonNode awaitKnown(String id) {
-        ControllerProcess.Response[] last = new ControllerProcess.Response[1];
+        ControllerClient.Response[] last = new ControllerClient.Response[1];
         await(Duration.ofSeconds(10), () -> {
             last[0] = controller().call("GET", "/v1/migrations/" + id, null);
             return last[0].status() != 404;
@@ -473,85 +443,12 @@ class ControllerWithAgentsIT {
         };
     }
 
-    /** The client's numbered frames to one VM, at a rate the test may change, until stopped. */
-    private static final class Traffic {
-
-        private final SequencedTraffic frames;
-        private final AtomicLong sent = new AtomicLong();
-        private volatile long intervalNanos = TimeUnit.SECONDS.toNanos(1) / RATE;
-        private volatile boolean stopped;
-
-        Traffic(SequencedTraffic frames) {
-            this.frames = frames;
-        }
-
-        void send() {
-            long due = System.nanoTime();
-            for (long sequence = 0; !stopped; sequence++) {
-                for (long wait = due - System.nanoTime(); wait > 0; wait = due - System.nanoTime()) {
-                    LockSupport.parkNanos(wait);
-                }
-                sender.send(frames.frame(sequence));
-                sent.set(sequence + 1);
-                due += intervalNanos;
-            }
-        }
-
-        void rate(int framesPerSecond) {
-            intervalNanos = TimeUnit.SECONDS.toNanos(1) / framesPerSecond;
-        }
-
-        long sent() {
-            return sent.get();
-        }
-
-        /** Waits until {@code count} frames were sent. */
-        void await(long count) {
-            ControllerWithAgentsIT.await(Duration.ofSeconds(20), () -> sent.get() >= count, sent::get);
-        }
-
-        void stop() {
-            stopped = true;
-        }
-    }
-
-    /** Sequence numbers of the numbered frames {@code vm} read, in the order read. */
-    private static List<Long> sequenced(FakeVm vm) {
-        return vm.readFrames().stream().mapToLong(FakeVm.ReadFrame::sequence).filter(s -> s >= 0).boxed().toList();
-    }
-
     private static List<Long> range(long first, int count) {
         List<Long> range = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             range.add(first + i);
         }
         return range;
-    }
-
-    /** Waits until {@code vm} has read nothing new for {@code quiet}, at most {@code timeout}. */
-    private static void awaitQuiet(FakeVm vm, Duration quiet, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        int count = -1;
-        long changedAt = System.nanoTime();
-        while (System.nanoTime() < deadline) {
-            int now = vm.readFrames().size();
-            if (now != count) {
-                count = now;
-                changedAt = System.nanoTime();
-            } else if (System.nanoTime() - changedAt > quiet.toNanos()) {
-                return;
-            }
-            sleep(Duration.ofMillis(20));
-        }
-        throw new AssertionError(vm.tapName() + " still reading after " + timeout);
-    }
-
-    private static void join(CompletableFuture<Void> future) {
-        try {
-            future.get(10, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new AssertionError("sending failed", e);
-        }
     }
 
     private static void awaitQuietly(Duration timeout, BooleanSupplier condition) {

@@ -3,10 +3,7 @@ package io.netpass.agent.api;
 import java.net.URI;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -30,6 +27,7 @@ import io.netpass.agent.testing.FakeVm;
 import io.netpass.agent.testing.FrameSender;
 import io.netpass.agent.testing.Host;
 import io.netpass.agent.testing.NamespaceLab;
+import io.netpass.agent.testing.SequencedDelivery;
 import io.netpass.agent.testing.SequencedTraffic;
 import io.netpass.agent.testing.TcpProxy;
 import tools.jackson.databind.JsonNode;
@@ -199,36 +197,21 @@ class AgentMigrationIT {
         long completedAt = System.nanoTime();
         // Missing frames show in the checks below, with the sessions' counters.
         awaitQuietly(Duration.ofSeconds(10),
-                () -> sequenced(sourceVm).size() + sequenced(destinationVm).size() >= total);
+                () -> sourceVm.sequences().size() + destinationVm.sequences().size() >= total);
         // Anything still on its way (a duplicate would be) has time to show.
         Thread.sleep(200);
 
-        List<Long> readBySource = sequenced(sourceVm);
-        List<Long> readByDestination = sequenced(destinationVm);
+        List<Long> readBySource = sourceVm.sequences();
+        List<Long> readByDestination = destinationVm.sequences();
         JsonNode sourceSession = source.session(migrationId, "source");
         JsonNode destinationSession = destination.session(migrationId, "destination");
         JsonNode counters = sourceSession.path("counters");
         JsonNode injected = destinationSession.path("counters");
 
         // Every frame sent reached exactly one VM, exactly once.
-        assertThat(new HashSet<>(readBySource)).as("duplicates at the source VM").hasSize(readBySource.size());
-        assertThat(new HashSet<>(readByDestination)).as("duplicates at the destination VM")
-                .hasSize(readByDestination.size());
-        Set<Long> both = new HashSet<>(readBySource);
-        both.retainAll(new HashSet<>(readByDestination));
-        assertThat(both).as("frames both VMs read").isEmpty();
-        Set<Long> union = new HashSet<>(readBySource);
-        union.addAll(readByDestination);
-        List<Long> missing = new ArrayList<>();
-        for (long sequence = 0; sequence < total; sequence++) {
-            if (!union.contains(sequence)) {
-                missing.add(sequence);
-            }
-        }
-        assertThat(missing).as("frames no VM read (source read %d, destination %d, sessions %s / %s, taps %s / %s)",
-                readBySource.size(), readByDestination.size(), sourceSession, destinationSession,
-                counters(sourceHost, sourceTap), counters(destinationHost, destinationTap)).isEmpty();
-        assertThat(union).hasSize(total);
+        SequencedDelivery.assertEachFrameReadOnceByOneVm(total, readBySource, readByDestination,
+                String.format("sessions %s / %s, taps %s / %s", sourceSession, destinationSession,
+                        counters(sourceHost, sourceTap), counters(destinationHost, destinationTap)));
         assertThat(counters(destinationHost, destinationTap).droppedFrames()).as("frames the destination tap dropped")
                 .isZero();
 
@@ -315,11 +298,6 @@ class AgentMigrationIT {
                 return done;
             }, () -> destination.session(migrationId, "destination"));
         }
-    }
-
-    /** Sequence numbers of the numbered frames {@code vm} read, in the order read. */
-    private static List<Long> sequenced(FakeVm vm) {
-        return vm.readFrames().stream().mapToLong(FakeVm.ReadFrame::sequence).filter(s -> s >= 0).boxed().toList();
     }
 
     /** Frames read after a higher-numbered one; logged with how far back they were. */

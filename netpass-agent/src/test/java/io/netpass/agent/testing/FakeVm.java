@@ -134,6 +134,57 @@ public final class FakeVm implements AutoCloseable {
         }
     }
 
+    /** The {@link SequencedTraffic} numbers of the frames read so far, in the order read; other frames left out. */
+    public List<Long> sequences() {
+        return sequences(readFrames());
+    }
+
+    /** The {@link SequencedTraffic} numbers of {@code frames}, in order; other frames left out. */
+    public static List<Long> sequences(List<ReadFrame> frames) {
+        return frames.stream().mapToLong(ReadFrame::sequence).filter(sequence -> sequence >= 0).boxed().toList();
+    }
+
+    /**
+     * Resumes a paused VM and returns what it reads until nothing new comes for {@code quiet}: the frames that
+     * waited in its tap while it was paused (and any that arrive meanwhile).
+     *
+     * @throws AssertionError if it still reads after {@code timeout}
+     */
+    public List<ReadFrame> resumeAndReadBacklog(Duration quiet, Duration timeout) {
+        int readBefore = readFrames().size();
+        resume();
+        awaitQuiet(quiet, timeout);
+        List<ReadFrame> read = readFrames();
+        return read.subList(readBefore, read.size());
+    }
+
+    /**
+     * Waits until this VM has read nothing new for {@code quiet}.
+     *
+     * @throws AssertionError if it still reads after {@code timeout}
+     */
+    public void awaitQuiet(Duration quiet, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int count = -1;
+        long changedAt = System.nanoTime();
+        while (System.nanoTime() < deadline) {
+            int now = readFrames().size();
+            if (now != count) {
+                count = now;
+                changedAt = System.nanoTime();
+            } else if (System.nanoTime() - changedAt > quiet.toNanos()) {
+                return;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for " + tap.name() + " to settle", e);
+            }
+        }
+        throw new AssertionError(tap.name() + " still reading after " + timeout);
+    }
+
     /**
      * Waits until at least {@code count} frames have been read or {@code timeout} has passed, and returns every frame
      * read so far; fewer than {@code count} if the time ran out.

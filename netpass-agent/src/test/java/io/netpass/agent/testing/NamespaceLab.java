@@ -62,7 +62,20 @@ public final class NamespaceLab implements AutoCloseable {
      * A new, empty namespace {@code np-ID-ROLE} with IPv6 off, so that no router solicitation, MLD report or DAD
      * probe ever shares a port with the frames a test sends and counts.
      */
-    public synchronized LabNamespace namespace(String role) {
+    public LabNamespace namespace(String role) {
+        return register(role, "add");
+    }
+
+    /**
+     * The network namespace of process {@code pid} (e.g. a container's), which this lab did not create, named
+     * {@code np-ID-ROLE} by {@code ip netns attach} and with IPv6 off as in {@link #namespace(String)}. Closing the
+     * lab removes the name only: the namespace lives on as long as the process.
+     */
+    public LabNamespace attachedNamespace(String role, long pid) {
+        return register(role, "attach", Long.toString(pid));
+    }
+
+    private synchronized LabNamespace register(String role, String... ipNetns) {
         if (closed) {
             throw new IllegalStateException("lab " + id + " is closed");
         }
@@ -70,7 +83,9 @@ public final class NamespaceLab implements AutoCloseable {
             throw new IllegalArgumentException("role must match " + ROLE + " (it names interfaces): " + role);
         }
         LabNamespace namespace = new LabNamespace(PREFIX + id + "-" + role);
-        run("ip", "netns", "add", namespace.name());
+        List<String> command = new ArrayList<>(List.of("ip", "netns", ipNetns[0], namespace.name()));
+        command.addAll(List.of(ipNetns).subList(1, ipNetns.length));
+        run(command.toArray(String[]::new));
         namespaces.add(namespace);
         run("ip", "netns", "exec", namespace.name(), "sysctl", "-q", "-w",
                 "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
@@ -82,7 +97,18 @@ public final class NamespaceLab implements AutoCloseable {
      * the all-snoopers group and floods its own IGMP reports to every port, tap included.
      */
     public Host host(String role) {
-        LabNamespace namespace = namespace(role);
+        return withBridge(role, namespace(role));
+    }
+
+    /**
+     * A host in the network namespace of process {@code pid}, e.g. a container an agent runs in, with bridge
+     * {@value Host#BRIDGE} as in {@link #host(String)}; see {@link #attachedNamespace(String, long)}.
+     */
+    public Host attachedHost(String role, long pid) {
+        return withBridge(role, attachedNamespace(role, pid));
+    }
+
+    private Host withBridge(String role, LabNamespace namespace) {
         namespace.ip("link", "add", Host.BRIDGE, "type", "bridge", "mcast_snooping", "0");
         namespace.ip("link", "set", Host.BRIDGE, "up");
         return new Host(this, role, namespace);
