@@ -14,15 +14,15 @@ import org.jspecify.annotations.Nullable;
  *
  * @param id the client's id for the migration; absent to use the Idempotency-Key's or a new one
  * @param vm the VM's identity in the orchestrator
- * @param sourceAgent base URL of the source host's agent
- * @param destinationAgent base URL of the destination host's agent
+ * @param sourceAgent the source host's agent: its base URL, or the name it is configured or registered under
+ * @param destinationAgent the destination host's agent, likewise
  * @param nics the VM's NICs and their taps on both hosts
  */
 public record CreateMigrationRequest(
         @Nullable @Pattern(regexp = ApiPatterns.MIGRATION_ID) String id,
         @NotNull @Pattern(regexp = ApiPatterns.VM) String vm,
-        @NotNull @Size(max = 512) @Pattern(regexp = ApiPatterns.AGENT_URL) String sourceAgent,
-        @NotNull @Size(max = 512) @Pattern(regexp = ApiPatterns.AGENT_URL) String destinationAgent,
+        @NotNull @Size(max = 512) @Pattern(regexp = ApiPatterns.AGENT_REFERENCE) String sourceAgent,
+        @NotNull @Size(max = 512) @Pattern(regexp = ApiPatterns.AGENT_REFERENCE) String destinationAgent,
         @NotNull @Size(min = 1, max = 16) List<@Valid @NotNull NicRequest> nics) {
 
     /**

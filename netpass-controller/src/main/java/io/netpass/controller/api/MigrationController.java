@@ -33,6 +33,7 @@ import io.netpass.controller.migration.MigrationState;
 import io.netpass.controller.migration.Migrations;
 import io.netpass.controller.migration.NewMigration;
 import io.netpass.controller.migration.Nic;
+import io.netpass.controller.migration.UnknownAgentException;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Signal;
@@ -67,8 +68,7 @@ public class MigrationController {
                         nic.sourceNamespace(), nic.destinationTap(), nic.destinationNamespace()))
                 .toList();
         NewMigration command = new NewMigration(request.id(), idempotencyKey, request.vm(),
-                AgentDirectory.normalize(URI.create(request.sourceAgent())),
-                AgentDirectory.normalize(URI.create(request.destinationAgent())), nics);
+                agent(request.sourceAgent()), agent(request.destinationAgent()), nics);
         return coordinator.create(command, properties.agentWait())
                 .map(created -> {
                     MigrationView view = MigrationView.of(created.migration().snapshot());
@@ -128,6 +128,17 @@ public class MigrationController {
                 .map(tick -> ServerSentEvent.<MigrationView>builder().comment("keep-alive").build());
         // The stream ends with the events; the heartbeats stop with it.
         return Flux.merge(events.materialize(), heartbeats.map(Signal::next)).dematerialize();
+    }
+
+    /**
+     * A URL as given; a name as the agent's URL now. The migration keeps that URL: an agent that registers again
+     * elsewhere later was restarted and has lost its sessions anyway.
+     */
+    private URI agent(String reference) {
+        if (reference.contains("://")) {
+            return AgentDirectory.normalize(URI.create(reference));
+        }
+        return directory.baseUrlOf(reference).orElseThrow(() -> new UnknownAgentException(reference));
     }
 
     private boolean onHost(Migration migration, @Nullable String host) {

@@ -6,7 +6,10 @@ import java.util.List;
 
 import org.jspecify.annotations.Nullable;
 
-/** A migration as its file in the state directory holds it: what agents cannot tell after a restart. */
+/**
+ * A migration as its file in the state directory holds it: what agents cannot tell after a restart, the
+ * orchestrator's events included ({@code events} is absent in files written before they were kept).
+ */
 record StoredMigration(
         String id,
         @Nullable String idempotencyKey,
@@ -18,12 +21,13 @@ record StoredMigration(
         MigrationState state,
         @Nullable String reason,
         @Nullable Instant armedAt,
-        @Nullable Instant switchingAt) {
+        @Nullable Instant switchingAt,
+        @Nullable List<RecordedEvent> events) {
 
     static StoredMigration of(MigrationSnapshot snapshot) {
         return new StoredMigration(snapshot.id(), snapshot.idempotencyKey(), snapshot.vm(), snapshot.sourceAgent(),
                 snapshot.destinationAgent(), snapshot.nics(), snapshot.createdAt(), snapshot.state(),
-                snapshot.reason(), snapshot.armedAt(), snapshot.switchingAt());
+                snapshot.reason(), snapshot.armedAt(), snapshot.switchingAt(), snapshot.events());
     }
 
     Migration toMigration() {
@@ -32,6 +36,9 @@ record StoredMigration(
         Migration migration = new Migration(id, idempotencyKey, vm, sourceAgent, destinationAgent, nics, createdAt,
                 true, restored);
         migration.restoreTimes(armedAt == null ? createdAt : armedAt, switchingAt);
+        if (events != null) {
+            migration.restoreEvents(events);
+        }
         if (!restored.active()) {
             migration.moveTo(restored, reason, Instant.now());
         }
