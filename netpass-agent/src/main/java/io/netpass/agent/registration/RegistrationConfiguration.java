@@ -60,7 +60,10 @@ class RegistrationConfiguration {
         };
     }
 
-    /** {@code registration} in /actuator/health: UP while registered, UNKNOWN (which does not pull the agent down) otherwise. */
+    /**
+     * {@code registration} in /actuator/health: UP while registered, else UNKNOWN, which does not pull the agent's
+     * health down: it works without the controller.
+     */
     @Bean
     HealthIndicator registrationHealthIndicator(ControllerRegistration registration) {
         return () -> {

@@ -82,7 +82,8 @@ public final class ControllerMeters {
                     .tag("reason", reason).register(registry));
         }
         eventsNotRecorded = Counter.builder(PREFIX + "events.unrecorded")
-                .description("Orchestrator events applied but not recorded: their migration held the most it records.")
+                .description("Orchestrator events applied but not recorded: their migration held the most it "
+                        + "records.")
                 .register(registry);
         for (String state : Set.of("pending", "armed", "switching")) {
             AtomicInteger count = new AtomicInteger();

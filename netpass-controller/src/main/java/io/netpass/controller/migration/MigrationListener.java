@@ -2,7 +2,10 @@ package io.netpass.controller.migration;
 
 import org.jspecify.annotations.Nullable;
 
-/** Hears of migrations' state changes (metrics, the state directory, the event streams) and of the orchestrator's events. */
+/**
+ * Hears of migrations' state changes and of the orchestrator's events (metrics, the state directory, the event
+ * streams).
+ */
 public interface MigrationListener {
 
     /**

@@ -2,7 +2,10 @@ package io.netpass.controller.migration;
 
 import java.net.URI;
 
-/** A migration names an agent the controller does not know: a name it never heard of, or a URL when only known agents may be used. */
+/**
+ * A migration names an agent the controller does not know: a name nobody configured or registered, or a URL when
+ * only known agents may be used.
+ */
 public class UnknownAgentException extends RuntimeException {
 
     public UnknownAgentException(URI agent) {

@@ -47,6 +47,11 @@ class RecoveryReadinessIT {
 
     /** The readiness probe's status code and body. */
     private record Probe(int status, JsonNode body) {
+
+        /** What the readiness indicator says about recovery. */
+        JsonNode details() {
+            return body.path("components").path("readinessState").path("details");
+        }
     }
 
     private Probe readiness() throws Exception {
@@ -80,14 +85,14 @@ class RecoveryReadinessIT {
         Probe during = readiness();
         assertThat(during.status()).as("%s", during.body()).isEqualTo(503);
         assertThat(during.body().path("status").asString()).isEqualTo("OUT_OF_SERVICE");
-        assertThat(during.body().path("components").path("readinessState").path("details").path("recovery").asString()).isEqualTo("RECOVERING");
+        assertThat(during.details().path("recovery").asString()).isEqualTo("RECOVERING");
         assertThat(lab.get("rr-1").status()).as("not adopted yet").isEqualTo(404);
 
         Probe ready = awaitReady(Duration.ofSeconds(15));
         long readyAfter = Duration.ofNanos(System.nanoTime() - started).toMillis();
         assertThat(ready.status()).as("%s", ready.body()).isEqualTo(200);
-        assertThat(ready.body().path("components").path("readinessState").path("details").path("recovery").asString()).isEqualTo("RECOVERED");
-        assertThat(ready.body().path("components").path("readinessState").path("details").path("agentsNotRead")).isEmpty();
+        assertThat(ready.details().path("recovery").asString()).isEqualTo("RECOVERED");
+        assertThat(ready.details().path("agentsNotRead")).isEmpty();
         assertThat(readyAfter).as("ready after the slow agent answered").isGreaterThanOrEqualTo(4000);
         JsonNode adopted = lab.get("rr-1").json();
         assertThat(adopted.path("recovered").asBoolean()).isTrue();
@@ -105,9 +110,9 @@ class RecoveryReadinessIT {
         long readyAfter = Duration.ofNanos(System.nanoTime() - started).toMillis();
         assertThat(ready.status()).as("%s", ready.body()).isEqualTo(200);
         assertThat(readyAfter).as("after the timeout, well before the slow agent answers").isBetween(3000L, 10000L);
-        assertThat(ready.body().path("components").path("readinessState").path("details").path("recovery").asString()).isEqualTo("TIMED_OUT");
-        assertThat(ready.body().path("components").path("readinessState").path("details").path("agentsNotRead").get(0).asString())
+        assertThat(ready.details().path("recovery").asString()).isEqualTo("TIMED_OUT");
+        assertThat(ready.details().path("agentsNotRead").get(0).asString())
                 .isEqualTo(lab.destination.baseUrl().toString());
-        assertThat(ready.body().path("components").path("readinessState").path("details").path("agentsNotRead")).hasSize(1);
+        assertThat(ready.details().path("agentsNotRead")).hasSize(1);
     }
 }
