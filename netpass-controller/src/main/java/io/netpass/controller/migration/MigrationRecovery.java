@@ -105,7 +105,7 @@ public final class MigrationRecovery implements AutoCloseable {
         schedule = fromFiles.thenMany(rounds)
                 // A round asked for while one runs is done once that one ends.
                 .onBackpressureLatest()
-                // Marked before concatMap starts the next round, which doFinally would not be.
+                // The first round is marked done inside it: a doFinally would run after concatMap began the next.
                 .concatMap(tick -> recoverOnce().onErrorResume(e -> {
                     log.error("recovery round failed", e);
                     return Mono.empty();
