@@ -23,8 +23,9 @@ import tools.jackson.databind.JsonNode;
 
 /**
  * A netpass controller running as its own JVM from its runnable jar ({@code netpass.controller.jar}), on loopback,
- * with the agents it knows configured statically. {@link #kill()} stops it as a crashed pod stops (SIGKILL);
- * {@link #restart()} starts a new one with the same ports, token files and properties, as the pod coming back.
+ * with the agents it knows configured statically (if any: agents may register themselves instead). {@link #kill()}
+ * stops it as a crashed pod stops (SIGKILL); {@link #restart()} starts a new one with the same ports, token files and
+ * properties, as the pod coming back.
  */
 final class ControllerProcess implements AutoCloseable {
 
@@ -87,6 +88,8 @@ final class ControllerProcess implements AutoCloseable {
                 String[] keyValue = property.split("=", 2);
                 properties.put(keyValue[0], keyValue[1]);
             }
+            // A caller's server.port (one its agents were told to register with) replaces the free one.
+            apiPort = Integer.parseInt(properties.get("server.port"));
             return launch(new Launch(Map.copyOf(properties), apiPort, managementPort, callerToken,
                     workDirectory.resolve("controller.log")));
         } catch (IOException e) {
@@ -169,6 +172,15 @@ final class ControllerProcess implements AutoCloseable {
     /** {@code method path} with {@code body} (JSON, none if null), presenting the caller token. */
     ControllerClient.Response call(String method, String path, @Nullable Object body) {
         return client.call(method, path, body);
+    }
+
+    /** The agents the controller knows now ({@code GET /v1/agents} items). */
+    JsonNode agents() {
+        ControllerClient.Response response = call("GET", "/v1/agents", null);
+        if (response.status() != 200) {
+            throw new AssertionError("GET agents: " + response);
+        }
+        return response.json().path("items");
     }
 
     /** {@code GET /v1/migrations/ID}; fails unless 200. */

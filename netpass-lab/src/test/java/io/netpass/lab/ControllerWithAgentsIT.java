@@ -1,6 +1,7 @@
 package io.netpass.lab;
 
-import java.net.URI;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -75,6 +76,9 @@ class ControllerWithAgentsIT {
     private static Client client;
     private static FrameSender sender;
     private static Path agentToken;
+    private static Path registrationToken;
+    /** Every controller of the class listens here: the agents register with whichever runs. */
+    private static int controllerPort;
     private static AgentProcess sourceAgent;
     private static AgentProcess destinationAgent;
 
@@ -89,15 +93,16 @@ class ControllerWithAgentsIT {
         // One token, as one Kubernetes Secret: the controller presents it, every agent accepts it.
         agentToken = Files.writeString(work.resolve("controller-to-agents.token"),
                 "controller-" + Long.toHexString(System.nanoTime()) + "\n");
-        String[] agentArguments = {
-            "--netpass.agent.security.controller-token-file=" + agentToken.toAbsolutePath(),
-            // A fake VM delivers every frame it reads, unlike QEMU, which holds the one it reads after its VM stopped.
-            "--netpass.agent.forwarding.forward-frame-held-by-vmm=false",
-        };
+        // Another Secret: what agents present to the controller to register.
+        registrationToken = Files.writeString(work.resolve("agent-registration.token"),
+                "registration-" + Long.toHexString(System.nanoTime()) + "\n");
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            controllerPort = socket.getLocalPort();
+        }
         CompletableFuture<AgentProcess> a = CompletableFuture.supplyAsync(() -> AgentProcess.start("a", work,
-                agentArguments));
+                agentArguments("host-a")));
         CompletableFuture<AgentProcess> b = CompletableFuture.supplyAsync(() -> AgentProcess.start("b", work,
-                agentArguments));
+                agentArguments("host-b")));
         lab = new NamespaceLab();
         sourceHost = lab.host("src");
         destinationHost = lab.host("dst");
@@ -106,6 +111,21 @@ class ControllerWithAgentsIT {
         sender = client.sender();
         sourceAgent = a.get(2, TimeUnit.MINUTES);
         destinationAgent = b.get(2, TimeUnit.MINUTES);
+    }
+
+    /** An agent that registers itself as {@code name} with the class's controller, every second. */
+    private static String[] agentArguments(String name) {
+        return new String[] {
+            "--netpass.agent.security.controller-token-file=" + agentToken.toAbsolutePath(),
+            // A fake VM delivers every frame it reads, unlike QEMU, which holds the one it reads after its VM stopped.
+            "--netpass.agent.forwarding.forward-frame-held-by-vmm=false",
+            "--netpass.agent.registration.controller-url=http://127.0.0.1:" + controllerPort,
+            "--netpass.agent.registration.agent-name=" + name,
+            "--netpass.agent.registration.token-file=" + registrationToken.toAbsolutePath(),
+            // Between tests no controller runs: the agents retry every second, and register within one of a start.
+            "--netpass.agent.registration.interval=1s",
+            "--netpass.agent.registration.max-failure-backoff=1s",
+        };
     }
 
     @AfterEach
@@ -179,6 +199,8 @@ class ControllerWithAgentsIT {
         assertThat(migration.path("recovered").asBoolean()).isTrue();
         assertThat(migration.path("vm").asString()).as("kept in the state directory").isEqualTo("vm-killed-state");
         assertThat(migration.path("nics").get(0).path("mac").asString()).isEqualTo("52:54:00:6e:72:02");
+        assertThat(migration.path("events").findValuesAsString("type")).as("SOURCE_PAUSED came before the kill")
+                .containsExactly("SOURCE_PAUSED", "DESTINATION_RESUMED", "COMPLETED");
     }
 
     @Test
@@ -193,11 +215,32 @@ class ControllerWithAgentsIT {
         assertThat(migration.path("nics").get(0).path("sourceTap").asString()).isEqualTo("tapa3");
     }
 
+    /** A controller that knows no agent until they register; returns once both have. */
     private static ControllerProcess startController(String name, String... properties) {
-        Map<String, URI> agents = new LinkedHashMap<>();
-        agents.put("host-a", sourceAgent.baseUri());
-        agents.put("host-b", destinationAgent.baseUri());
-        return ControllerProcess.start(work.resolve("controller-" + name), agentToken, agents, properties);
+        List<String> all = new ArrayList<>(List.of("server.port=" + controllerPort,
+                "netpass.controller.security.agent-registration-token-file=" + registrationToken.toAbsolutePath()));
+        all.addAll(List.of(properties));
+        ControllerProcess controller = ControllerProcess.start(work.resolve("controller-" + name), agentToken,
+                Map.of(), all.toArray(String[]::new));
+        awaitRegistered(controller);
+        return controller;
+    }
+
+    /** Until the controller lists both agents, registered (not configured) and fresh, at their URLs. */
+    private static void awaitRegistered(ControllerProcess controller) {
+        Map<String, String> expected = Map.of("host-a", sourceAgent.baseUri().toString(),
+                "host-b", destinationAgent.baseUri().toString());
+        JsonNode[] last = new JsonNode[1];
+        await(Duration.ofSeconds(15), () -> {
+            last[0] = controller.agents();
+            Map<String, String> registered = new LinkedHashMap<>();
+            last[0].forEach(agent -> {
+                if ("registered".equals(agent.path("origin").asString()) && !agent.path("stale").asBoolean()) {
+                    registered.put(agent.path("name").asString(), agent.path("baseUrl").asString());
+                }
+            });
+            return registered.equals(expected);
+        }, () -> last[0]);
     }
 
     /**
@@ -228,12 +271,12 @@ class ControllerWithAgentsIT {
         // An incoming VM does not run, and so does not read its tap, until switchover.
         destinationVm.pause();
 
-        // The orchestrator asks the controller, which arms both agents.
+        // The orchestrator asks the controller, which arms both agents; it names them as they registered.
         ControllerClient.Response created = controller().call("POST", "/v1/migrations", Map.of(
                 "id", id,
                 "vm", vm,
-                "sourceAgent", sourceAgent.baseUri().toString(),
-                "destinationAgent", destinationAgent.baseUri().toString(),
+                "sourceAgent", "host-a",
+                "destinationAgent", "host-b",
                 "nics", List.of(Map.of(
                         "mac", mac.toString(),
                         "sourceTap", sourceTap,
@@ -241,6 +284,7 @@ class ControllerWithAgentsIT {
                         "destinationTap", destinationTap,
                         "destinationNamespace", destinationHost.namespace().path().toString()))));
         assertThat(created.status()).as("%s", created).isEqualTo(202);
+        assertThat(created.json().path("sourceAgent").asString()).isEqualTo(sourceAgent.baseUri().toString());
         awaitState(id, "ARMED", ARM_TIMEOUT);
         long armedAt = System.nanoTime();
         String session = id + ".0";

@@ -19,6 +19,7 @@ import io.netpass.agent.capture.DropReason;
 import io.netpass.agent.migration.DestinationSession;
 import io.netpass.agent.migration.MigrationSessions;
 import io.netpass.agent.migration.SourceSession;
+import io.netpass.agent.registration.ControllerRegistration;
 
 /**
  * Every meter of the agent. Totals carry no migration tag (bounded cardinality); the per-session gauges carry
@@ -102,6 +103,23 @@ public final class AgentMeters implements MeterBinder, MigrationSessions.Session
                 .minimumExpectedValue(Duration.ofNanos(50_000))
                 .maximumExpectedValue(Duration.ofSeconds(5))
                 .register(registry);
+    }
+
+    /**
+     * The registration with the controller, when it is on: {@code netpass.agent.registration.registered} (1 while the
+     * last attempt succeeded) and {@code netpass.agent.registration.attempts} by {@code outcome}.
+     */
+    public static void bindRegistration(MeterRegistry registry, ControllerRegistration registration) {
+        Gauge.builder(PREFIX + "registration.registered", registration,
+                        r -> r.status().state() == ControllerRegistration.State.REGISTERED ? 1 : 0)
+                .description("Whether the agent's last registration with the controller succeeded.")
+                .register(registry);
+        FunctionCounter.builder(PREFIX + "registration.attempts", registration, ControllerRegistration::successes)
+                .description("Registrations with the controller, renewals included, by outcome.")
+                .tag("outcome", "success").register(registry);
+        FunctionCounter.builder(PREFIX + "registration.attempts", registration, ControllerRegistration::failures)
+                .description("Registrations with the controller, renewals included, by outcome.")
+                .tag("outcome", "failure").register(registry);
     }
 
     @Override

@@ -14,9 +14,14 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Sinks;
+
 /**
  * The agents the controller knows: the configured ones and those that registered themselves. A registration renewed
- * within {@code agent-stale-after} is fresh; a stale one is still listed, and its sessions still watched.
+ * within {@code agent-stale-after} is fresh; a stale one is still listed, and its sessions still watched. A
+ * registration under a known name with a new URL replaces the old URL (the agent restarted elsewhere, e.g. on another
+ * port): the last registration wins, except over a configured agent.
  */
 public final class AgentDirectory {
 
@@ -44,6 +49,7 @@ public final class AgentDirectory {
 
     private final ConcurrentMap<String, Entry> byName = new ConcurrentHashMap<>();
     private final Duration staleAfter;
+    private final Sinks.Many<KnownAgent> arrivals = Sinks.many().multicast().directBestEffort();
 
     public AgentDirectory(AgentProperties properties) {
         this.staleAfter = properties.agentStaleAfter();
@@ -59,6 +65,7 @@ public final class AgentDirectory {
      */
     public KnownAgent register(String name, URI baseUrl) {
         URI url = normalize(baseUrl);
+        boolean[] arrived = {false};
         Entry entry = byName.compute(name, (key, existing) -> {
             if (existing != null && existing.origin() == Origin.STATIC) {
                 if (!existing.baseUrl().equals(url)) {
@@ -67,11 +74,29 @@ public final class AgentDirectory {
                 return existing;
             }
             if (existing == null || !existing.baseUrl().equals(url)) {
-                log.info("agent {} registered at {}", name, url);
+                log.info("agent {} registered at {}{}", name, url,
+                        existing == null ? "" : " (was " + existing.baseUrl() + ")");
+                arrived[0] = true;
             }
             return new Entry(name, url, Origin.REGISTERED, Instant.now());
         });
-        return view(entry, Instant.now());
+        KnownAgent agent = view(entry, Instant.now());
+        if (arrived[0]) {
+            synchronized (arrivals) {
+                arrivals.tryEmitNext(agent);
+            }
+        }
+        return agent;
+    }
+
+    /** Agents that registered for the first time, or at a new URL; renewals are not repeated here. */
+    public Flux<KnownAgent> arrivals() {
+        return arrivals.asFlux();
+    }
+
+    /** The base URL of the agent called {@code name}, configured or registered (stale ones included). */
+    public Optional<URI> baseUrlOf(String name) {
+        return Optional.ofNullable(byName.get(name)).map(Entry::baseUrl);
     }
 
     public List<KnownAgent> all() {

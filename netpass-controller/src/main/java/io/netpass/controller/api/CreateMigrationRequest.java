@@ -16,17 +16,18 @@ import org.jspecify.annotations.Nullable;
  *
  * @param id the client's id for the migration; absent to use the Idempotency-Key's or a new one
  * @param vm the VM's identity in the orchestrator
- * @param sourceAgent base URL of the source host's agent; may be absent with {@code discover}: then the known agent
- *        (other than the destination's) that finds the VM is the source
- * @param destinationAgent base URL of the destination host's agent
+ * @param sourceAgent the source host's agent: its base URL, or the name it is configured or registered under; may be
+ *        absent with {@code discover}: then the known agent (other than the destination's) that finds the VM is the
+ *        source
+ * @param destinationAgent the destination host's agent, likewise
  * @param nics the VM's NICs and their taps on both hosts; with {@code discover} absent (every NIC found) or MACs only
  * @param discover how both agents find the VM's taps themselves
  */
 public record CreateMigrationRequest(
         @Nullable @Pattern(regexp = ApiPatterns.MIGRATION_ID) String id,
         @NotNull @Pattern(regexp = ApiPatterns.VM) String vm,
-        @Nullable @Size(max = 512) @Pattern(regexp = ApiPatterns.AGENT_URL) String sourceAgent,
-        @NotNull @Size(max = 512) @Pattern(regexp = ApiPatterns.AGENT_URL) String destinationAgent,
+        @Nullable @Size(max = 512) @Pattern(regexp = ApiPatterns.AGENT_REFERENCE) String sourceAgent,
+        @NotNull @Size(max = 512) @Pattern(regexp = ApiPatterns.AGENT_REFERENCE) String destinationAgent,
         @Nullable @Size(max = 16) List<@Valid @NotNull NicRequest> nics,
         @Nullable @Valid DiscoverRequest discover) {
 

@@ -35,6 +35,7 @@ import io.netpass.controller.migration.MigrationState;
 import io.netpass.controller.migration.Migrations;
 import io.netpass.controller.migration.NewMigration;
 import io.netpass.controller.migration.Nic;
+import io.netpass.controller.migration.UnknownAgentException;
 import io.netpass.controller.migration.VmLocator;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -70,9 +71,9 @@ public class MigrationController {
                 .map(nic -> new Nic(nic.mac().toLowerCase(Locale.ROOT), nic.sourceTap(),
                         nic.sourceNamespace(), nic.destinationTap(), nic.destinationNamespace()))
                 .toList();
-        URI destination = AgentDirectory.normalize(URI.create(request.destinationAgent()));
+        URI destination = agent(request.destinationAgent());
         Mono<URI> source = request.sourceAgent() != null
-                ? Mono.just(AgentDirectory.normalize(URI.create(request.sourceAgent())))
+                ? Mono.just(agent(request.sourceAgent()))
                 : coordinator.locateSource(Objects.requireNonNull(discover), destination);
         return source.flatMap(sourceAgent -> coordinator.create(new NewMigration(request.id(), idempotencyKey,
                         request.vm(), sourceAgent, destination, nics, discover), properties.agentWait()))
@@ -143,6 +144,17 @@ public class MigrationController {
         CreateMigrationRequest.KubevirtVmiRequest vmi = discover.kubevirtVmi();
         return new VmLocator(discover.libvirtDomain(),
                 vmi == null ? null : new VmLocator.KubevirtVmi(vmi.namespace(), vmi.name()));
+    }
+
+    /**
+     * A URL as given; a name as the agent's URL now. The migration keeps that URL: an agent that registers again
+     * elsewhere later was restarted and has lost its sessions anyway.
+     */
+    private URI agent(String reference) {
+        if (reference.contains("://")) {
+            return AgentDirectory.normalize(URI.create(reference));
+        }
+        return directory.baseUrlOf(reference).orElseThrow(() -> new UnknownAgentException(reference));
     }
 
     private boolean onHost(Migration migration, @Nullable String host) {

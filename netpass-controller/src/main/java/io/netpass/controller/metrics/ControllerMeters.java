@@ -55,6 +55,7 @@ public final class ControllerMeters {
     private final Map<String, Counter> framesDropped = new ConcurrentHashMap<>();
     private final Map<String, AtomicInteger> active = new ConcurrentHashMap<>();
     private final Map<String, Timer> agentCalls = new ConcurrentHashMap<>();
+    private final Counter eventsNotRecorded;
 
     public ControllerMeters(MeterRegistry registry) {
         this.registry = registry;
@@ -80,6 +81,10 @@ public final class ControllerMeters {
                     .description("Unread frames netpass could not save, by reason, as the agents reported them.")
                     .tag("reason", reason).register(registry));
         }
+        eventsNotRecorded = Counter.builder(PREFIX + "events.unrecorded")
+                .description("Orchestrator events applied but not recorded: their migration held the most it "
+                        + "records.")
+                .register(registry);
         for (String state : Set.of("pending", "armed", "switching")) {
             AtomicInteger count = new AtomicInteger();
             active.put(state, count);
@@ -124,6 +129,10 @@ public final class ControllerMeters {
         if (frames > 0) {
             framesDropped.getOrDefault(reason, framesDropped.get("other")).increment(frames);
         }
+    }
+
+    public void eventNotRecorded() {
+        eventsNotRecorded.increment();
     }
 
     /** One call to an agent ({@code outcome}: success, error, unreachable). */

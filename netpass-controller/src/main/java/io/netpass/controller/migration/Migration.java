@@ -19,6 +19,11 @@ public final class Migration {
 
     /** Shown for a migration rebuilt from the agents alone: agents do not know the VM. */
     public static final String UNKNOWN_VM = "unknown";
+    /**
+     * The most orchestrator events one migration records. A switchover needs four; beyond this bound (a client
+     * retrying in a loop) events are still applied but no longer recorded, which bounds memory and the state file.
+     */
+    static final int MAX_EVENTS = 32;
 
     private final String id;
     private final @Nullable String idempotencyKey;
@@ -186,8 +191,19 @@ public final class Migration {
         switchingAt = switching;
     }
 
-    synchronized void record(MigrationEventType type, Instant at) {
+    /** Records an event; false if {@link #MAX_EVENTS} are recorded already. */
+    synchronized boolean record(MigrationEventType type, Instant at) {
+        if (events.size() >= MAX_EVENTS) {
+            return false;
+        }
         events.add(new RecordedEvent(type, at));
+        return true;
+    }
+
+    /** For a migration read back from the state directory: the events it had recorded. */
+    synchronized void restoreEvents(List<RecordedEvent> recorded) {
+        events.clear();
+        events.addAll(recorded.subList(0, Math.min(recorded.size(), MAX_EVENTS)));
     }
 
     synchronized boolean hasEvent(MigrationEventType type) {

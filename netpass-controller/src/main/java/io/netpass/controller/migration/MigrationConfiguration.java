@@ -5,11 +5,14 @@ import java.util.Objects;
 
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.availability.ApplicationAvailability;
+import org.springframework.context.ApplicationEventPublisher;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
 import io.netpass.controller.agents.AgentClient;
 import io.netpass.controller.agents.AgentDirectory;
+import io.netpass.controller.agents.AgentProperties;
 import io.netpass.controller.metrics.ControllerMeters;
 import io.netpass.controller.security.ControllerSecurityProperties;
 import tools.jackson.databind.json.JsonMapper;
@@ -39,9 +42,23 @@ class MigrationConfiguration {
         return new MigrationCoordinator(migrations, agents, directory, coordination, security.knownAgentsOnly());
     }
 
+    @Bean
+    RecoveryProgress recoveryProgress(ApplicationEventPublisher events) {
+        return new RecoveryProgress(events);
+    }
+
+    /** Replaces Spring Boot's readiness indicator (same bean name): not ready while recovery goes on. */
+    @Bean
+    RecoveryReadinessIndicator readinessStateHealthIndicator(ApplicationAvailability availability,
+            RecoveryProgress progress) {
+        return new RecoveryReadinessIndicator(availability, progress);
+    }
+
     @Bean(initMethod = "start", destroyMethod = "close")
     MigrationRecovery migrationRecovery(Migrations migrations, MigrationCoordinator coordinator, AgentClient agents,
-            AgentDirectory directory, RecoveryProperties recovery, ObjectProvider<MigrationStateFiles> files) {
-        return new MigrationRecovery(migrations, coordinator, agents, directory, recovery, files.getIfAvailable());
+            AgentDirectory directory, RecoveryProperties recovery, ObjectProvider<MigrationStateFiles> files,
+            RecoveryProgress progress, AgentProperties agentProperties) {
+        return new MigrationRecovery(migrations, coordinator, agents, directory, recovery, files.getIfAvailable(),
+                progress, agentProperties.agentStaleAfter());
     }
 }

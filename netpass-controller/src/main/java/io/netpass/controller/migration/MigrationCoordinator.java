@@ -189,7 +189,7 @@ public final class MigrationCoordinator implements AutoCloseable {
      */
     public Mono<Migration> event(String id, MigrationEventType type, Duration wait) {
         Migration migration = migrations.get(id);
-        migration.record(type, Instant.now());
+        migrations.record(migration, type, Instant.now());
         MigrationState state = migration.state();
         if (!state.active()) {
             return Mono.just(migration);

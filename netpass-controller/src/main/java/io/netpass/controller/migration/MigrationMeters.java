@@ -44,6 +44,13 @@ final class MigrationMeters implements MigrationListener {
     }
 
     @Override
+    public void eventReported(Migration migration, MigrationEventType type, boolean recorded) {
+        if (!recorded) {
+            meters.eventNotRecorded();
+        }
+    }
+
+    @Override
     public void settled(Migration migration) {
         MigrationReport report = migration.snapshot().report();
         if (report != null) {

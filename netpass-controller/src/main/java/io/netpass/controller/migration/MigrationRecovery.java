@@ -1,6 +1,7 @@
 package io.netpass.controller.migration;
 
 import java.net.URI;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -10,6 +11,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -28,7 +31,9 @@ import reactor.core.scheduler.Schedulers;
  * Takes over migrations in flight after a restart. The agents are the source of truth: at start and every
  * interval, every known agent's sessions are listed; a migration the controller does not know is rebuilt from its
  * sessions (and from its file in the state directory, if there is one) and the coordinator finishes it. Sessions
- * of migrations that finished are disarmed.
+ * of migrations that finished are disarmed. An agent registering for the first time (or at a new URL) starts a round
+ * at once: after a restart, self-registered agents are known again only once they renew their registration.
+ * {@link RecoveryProgress} learns when the first round is done.
  */
 public final class MigrationRecovery implements AutoCloseable {
 
@@ -67,29 +72,50 @@ public final class MigrationRecovery implements AutoCloseable {
     private final AgentDirectory directory;
     private final RecoveryProperties properties;
     private final @Nullable MigrationStateFiles files;
+    private final RecoveryProgress progress;
+    private final AtomicBoolean firstRound = new AtomicBoolean(true);
+    /** How long a lone finished side waits for its partner's agent to be known again before it is disarmed. */
+    private final Duration partnerGrace;
+    /** Migrations seen with one finished side only, since when. */
+    private final Map<String, Instant> loneSince = new ConcurrentHashMap<>();
     private @Nullable Disposable schedule;
+    private @Nullable Disposable readinessTimeout;
 
     MigrationRecovery(Migrations migrations, MigrationCoordinator coordinator, AgentClient agents,
-            AgentDirectory directory, RecoveryProperties properties, @Nullable MigrationStateFiles files) {
+            AgentDirectory directory, RecoveryProperties properties, @Nullable MigrationStateFiles files,
+            RecoveryProgress progress, Duration partnerGrace) {
         this.migrations = migrations;
+        this.partnerGrace = partnerGrace;
         this.coordinator = coordinator;
         this.agents = agents;
         this.directory = directory;
         this.properties = properties;
         this.files = files;
+        this.progress = progress;
     }
 
-    /** Reads the state directory, then the agents, now and every interval, off the caller's thread. */
+    /**
+     * Reads the state directory, then the agents, now, every interval and whenever an agent arrives, off the
+     * caller's thread.
+     */
     public void start() {
         Mono<Void> fromFiles = Mono.fromRunnable(this::adoptStored).subscribeOn(Schedulers.boundedElastic()).then();
-        schedule = fromFiles.thenMany(Flux.interval(java.time.Duration.ZERO, properties.interval(),
-                        Schedulers.parallel()))
-                .onBackpressureDrop()
+        Flux<Object> rounds = Flux.merge(Flux.interval(Duration.ZERO, properties.interval(), Schedulers.parallel()),
+                directory.arrivals());
+        schedule = fromFiles.thenMany(rounds)
+                // A round asked for while one runs is done once that one ends.
+                .onBackpressureLatest()
+                // The first round is marked done inside it: a doFinally would run after concatMap began the next.
                 .concatMap(tick -> recoverOnce().onErrorResume(e -> {
                     log.error("recovery round failed", e);
                     return Mono.empty();
-                }), 1)
+                }).then(Mono.fromRunnable(() -> {
+                    if (firstRound.compareAndSet(true, false)) {
+                        progress.recovered();
+                    }
+                })), 1)
                 .subscribe();
+        readinessTimeout = Mono.delay(properties.readinessTimeout()).subscribe(tick -> progress.timedOut());
     }
 
     private void adoptStored() {
@@ -115,8 +141,12 @@ public final class MigrationRecovery implements AutoCloseable {
             known.add(migration.sourceAgent());
             known.add(migration.destinationAgent());
         }
+        if (firstRound.get()) {
+            progress.reading(known);
+        }
         return Flux.fromIterable(known)
                 .flatMap(agent -> agents.sessions(agent)
+                        .doOnNext(sessions -> progress.read(agent))
                         .flatMapIterable(sessions -> sessions.stream().map(session -> new Located(agent, session))
                                 .toList())
                         .onErrorResume(e -> {
@@ -124,9 +154,13 @@ public final class MigrationRecovery implements AutoCloseable {
                             return Flux.empty();
                         }))
                 .collectList()
-                .flatMap(located -> Flux.fromIterable(group(located).entrySet())
-                        .flatMap(entry -> reconcile(entry.getKey(), entry.getValue()))
-                        .then());
+                .flatMap(located -> {
+                    Map<String, Found> found = group(located);
+                    loneSince.keySet().retainAll(found.keySet());
+                    return Flux.fromIterable(found.entrySet())
+                            .flatMap(entry -> reconcile(entry.getKey(), entry.getValue()))
+                            .then();
+                });
     }
 
     private static Map<String, Found> group(List<Located> located) {
@@ -162,9 +196,21 @@ public final class MigrationRecovery implements AutoCloseable {
             return known.state().active() ? Mono.empty() : disarm(id, found);
         }
         if (found.sourceAgent == null || found.destinationAgent == null) {
-            // Agents do not say who their partner is; a lone finished side has nothing left to coordinate.
-            return found.allFinished() ? disarm(id, found) : Mono.empty();
+            // Agents do not say who their partner is. A lone finished side has nothing left to coordinate, unless
+            // its partner is on an agent that has not registered again since a restart: that one would rebuild the
+            // migration with this side's final counters. Every live agent has renewed within agent-stale-after.
+            if (!found.allFinished()) {
+                return Mono.empty();
+            }
+            Instant now = Instant.now();
+            Instant since = loneSince.computeIfAbsent(id, key -> now);
+            if (since.plus(partnerGrace).isAfter(now)) {
+                return Mono.empty();
+            }
+            loneSince.remove(id);
+            return disarm(id, found);
         }
+        loneSince.remove(id);
         Migration migration = rebuild(id, found);
         if (migrations.adopt(migration)) {
             log.info("{}: rebuilt from agents {} and {} as {}", id, found.sourceAgent, found.destinationAgent,
@@ -223,6 +269,9 @@ public final class MigrationRecovery implements AutoCloseable {
     public void close() {
         if (schedule != null) {
             schedule.dispose();
+        }
+        if (readinessTimeout != null) {
+            readinessTimeout.dispose();
         }
     }
 }

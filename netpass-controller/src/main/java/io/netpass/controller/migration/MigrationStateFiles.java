@@ -18,7 +18,8 @@ import reactor.core.scheduler.Schedulers;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Keeps each unsettled migration as {@code ID.json} in the state directory, written to a temporary file and moved
+ * Keeps each unsettled migration, with the orchestrator's events, as {@code ID.json} in the state directory (a few
+ * KiB: NICs and events are bounded), written to a temporary file and moved
  * into place so a crash never leaves half a file. Writes happen on one thread of their own, never on an event loop;
  * each write takes the migration's state at the time it runs, so the newest state always wins.
  */
@@ -39,6 +40,13 @@ final class MigrationStateFiles implements MigrationListener, AutoCloseable {
     @Override
     public void stateChanged(Migration migration, @Nullable MigrationState from, MigrationState to) {
         writer.schedule(() -> write(migration));
+    }
+
+    @Override
+    public void eventReported(Migration migration, MigrationEventType type, boolean recorded) {
+        if (recorded) {
+            writer.schedule(() -> write(migration));
+        }
     }
 
     @Override

@@ -183,6 +183,12 @@ public final class Migrations {
         return true;
     }
 
+    /** Records an orchestrator's event on {@code migration} and tells the listeners. */
+    void record(Migration migration, MigrationEventType type, Instant at) {
+        boolean recorded = migration.record(type, at);
+        listeners.forEach(listener -> listener.eventReported(migration, type, recorded));
+    }
+
     void settled(Migration migration) {
         migration.settled();
         listeners.forEach(listener -> listener.settled(migration));

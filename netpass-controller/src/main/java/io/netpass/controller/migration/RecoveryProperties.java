@@ -18,11 +18,16 @@ import org.springframework.validation.annotation.Validated;
  *     and to disarm sessions of finished ones. Default 30s.
  * @param stateDirectory optional directory where each active migration is kept as a JSON file (written atomically),
  *     so that a rebuilt migration also has its VM, Idempotency-Key and NIC MACs, which agents do not know. Default
- *     none: rebuilt from the agents alone.
+ *     none: rebuilt from the agents alone. With it, the orchestrator's events of those migrations are kept there
+ *     too.
+ * @param readinessTimeout the longest the controller reports itself not ready after a start while it reads the
+ *     state directory and every known agent's sessions once; after it, it is ready anyway, and the readiness
+ *     probe's details list the agents not read yet (recovery goes on). Default 10s.
  */
 @ConfigurationProperties("netpass.controller.recovery")
 @Validated
 public record RecoveryProperties(
         @NotNull @DefaultValue("30s") Duration interval,
-        @Nullable Path stateDirectory) {
+        @Nullable Path stateDirectory,
+        @NotNull @DefaultValue("10s") Duration readinessTimeout) {
 }

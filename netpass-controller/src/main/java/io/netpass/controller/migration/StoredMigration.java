@@ -6,7 +6,10 @@ import java.util.List;
 
 import org.jspecify.annotations.Nullable;
 
-/** A migration as its file in the state directory holds it: what agents cannot tell after a restart. */
+/**
+ * A migration as its file in the state directory holds it: what agents cannot tell after a restart, the
+ * orchestrator's events included ({@code events} is absent in files written before they were kept).
+ */
 record StoredMigration(
         String id,
         @Nullable String idempotencyKey,
@@ -19,17 +22,21 @@ record StoredMigration(
         @Nullable String reason,
         @Nullable Instant armedAt,
         @Nullable Instant switchingAt,
-        @Nullable VmLocator discover) {
+        @Nullable VmLocator discover,
+        @Nullable List<RecordedEvent> events) {
 
     static StoredMigration of(MigrationSnapshot snapshot) {
         return new StoredMigration(snapshot.id(), snapshot.idempotencyKey(), snapshot.vm(), snapshot.sourceAgent(),
                 snapshot.destinationAgent(), snapshot.nics(), snapshot.createdAt(), snapshot.state(),
-                snapshot.reason(), snapshot.armedAt(), snapshot.switchingAt(), snapshot.discover());
+                snapshot.reason(), snapshot.armedAt(), snapshot.switchingAt(), snapshot.discover(), snapshot.events());
     }
 
     Migration toMigration() {
         Migration migration = new Migration(id, idempotencyKey, vm, sourceAgent, destinationAgent, nics, discover,
                 createdAt, true, state == MigrationState.PENDING ? MigrationState.ARMED : state);
+        if (events != null) {
+            migration.restoreEvents(events);
+        }
         if (!migration.discovered()) {
             // Stopped before discovery finished: nothing was armed, and no agent session can tell more.
             migration.moveTo(MigrationState.DEGRADED, state.active()

@@ -60,6 +60,11 @@ class ContractIT {
             lab.awaitFinal("c-1", "COMPLETED");
             lab.create(lab.migration("c-2", "vm-c2"));
             controller.call(HttpMethod.DELETE, "/v1/migrations/c-2", null);
+            Map<String, Object> byName = lab.migration("c-3", "vm-c3");
+            byName.put("sourceAgent", "host-a");
+            byName.put("destinationAgent", "host-b");
+            assertThat(lab.create(byName).status()).isEqualTo(202);
+            controller.call(HttpMethod.DELETE, "/v1/migrations/c-3", null);
             controller.call(HttpMethod.GET, "/v1/migrations", null);
 
             assertThat(lab.recorder().checked()).hasSizeGreaterThan(10);

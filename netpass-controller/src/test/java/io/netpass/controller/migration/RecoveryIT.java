@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 
 import org.junit.jupiter.api.AfterEach;
@@ -12,6 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import io.netpass.controller.testing.ControllerLab;
+import io.netpass.controller.testing.RunningController;
 import tools.jackson.databind.JsonNode;
 
 /** The controller dies mid-migration; a new one takes over from the agents' sessions and finishes the job. */
@@ -86,6 +88,44 @@ class RecoveryIT {
             Thread.sleep(50);
         }
         assertThat(state.resolve("r-2.json")).doesNotExist();
+    }
+
+    @Test
+    void withAStateDirectoryTheOrchestratorsEventsSurviveARestart() throws Exception {
+        Path state = directory.resolve("state");
+        lab.property("netpass.controller.recovery.state-directory", state.toString()).start();
+        lab.create(lab.migration("r-5", "vm-r5"));
+        lab.awaitState("r-5", "ARMED");
+        lab.source.autoComplete(false);
+        lab.destination.autoComplete(false);
+        lab.event("r-5", "SOURCE_PAUSED");
+        lab.event("r-5", "DESTINATION_RESUMED");
+        JsonNode before = lab.awaitState("r-5", "SWITCHING");
+        assertThat(before.path("events").findValuesAsString("type"))
+                .containsExactly("SOURCE_PAUSED", "DESTINATION_RESUMED");
+        // The file is written off the request's thread: wait until it holds both events.
+        long deadline = System.currentTimeMillis() + 5000;
+        while (!Files.readString(state.resolve("r-5.json")).contains("DESTINATION_RESUMED")
+                && System.currentTimeMillis() < deadline) {
+            Thread.sleep(20);
+        }
+        lab.stopController();
+
+        lab.start();
+        JsonNode rebuilt = lab.awaitState("r-5", "SWITCHING");
+        assertThat(rebuilt.path("recovered").asBoolean()).isTrue();
+        assertThat(rebuilt.path("events")).as("%s", rebuilt).isEqualTo(before.path("events"));
+        String stream = lab.controller().client().get().uri("/v1/migrations/r-5/events")
+                .header("Authorization", "Bearer " + RunningController.CALLER_TOKEN)
+                .retrieve().bodyToFlux(String.class).take(1).blockLast(Duration.ofSeconds(5));
+        assertThat(stream).contains("\"SOURCE_PAUSED\"", "\"DESTINATION_RESUMED\"");
+
+        lab.event("r-5", "COMPLETED");
+        lab.source.complete("r-5.0");
+        lab.destination.complete("r-5.0");
+        JsonNode done = lab.awaitFinal("r-5", "COMPLETED");
+        assertThat(done.path("events").findValuesAsString("type"))
+                .containsExactly("SOURCE_PAUSED", "DESTINATION_RESUMED", "COMPLETED");
     }
 
     @Test

@@ -18,7 +18,7 @@ class StoredMigrationTest {
     void aMigrationStoredWhileDiscoveringComesBackDegradedAndSettlesWithoutAgents() {
         StoredMigration stored = new StoredMigration("d-1", null, "vm-1", SOURCE, DESTINATION,
                 List.of(Nic.toDiscover("52:54:00:00:00:01")), Instant.now(), MigrationState.PENDING, null, null,
-                null, VmLocator.libvirt("web-1"));
+                null, VmLocator.libvirt("web-1"), null);
 
         Migration restored = stored.toMigration();
 
@@ -31,7 +31,7 @@ class StoredMigrationTest {
     void aDiscoveredMigrationComesBackArmedWithItsTaps() {
         Nic nic = new Nic("52:54:00:00:00:01", "vnet3", "/proc/1/ns/net", "vnet7", null);
         StoredMigration stored = new StoredMigration("d-2", null, "vm-2", SOURCE, DESTINATION, List.of(nic),
-                Instant.now(), MigrationState.ARMED, null, Instant.now(), null, VmLocator.libvirt("web-2"));
+                Instant.now(), MigrationState.ARMED, null, Instant.now(), null, VmLocator.libvirt("web-2"), null);
 
         Migration restored = stored.toMigration();
 

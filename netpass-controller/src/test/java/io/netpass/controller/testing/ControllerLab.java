@@ -29,6 +29,7 @@ public final class ControllerLab implements AutoCloseable {
     public SimulatedAgent source;
     public SimulatedAgent destination;
     private final List<SimulatedAgent> extraAgents = new ArrayList<>();
+    private boolean staticAgents = true;
     private @Nullable RunningController controller;
 
     public ControllerLab(Path directory) throws IOException {
@@ -53,9 +54,18 @@ public final class ControllerLab implements AutoCloseable {
         return this;
     }
 
+    /** The controller is configured with no agent: they must register ({@link #register}). */
+    public ControllerLab withoutStaticAgents() {
+        staticAgents = false;
+        return this;
+    }
+
     public RunningController start() throws IOException {
-        List<SimulatedAgent> agents = new ArrayList<>(List.of(source, destination));
-        agents.addAll(extraAgents);
+        List<SimulatedAgent> agents = new ArrayList<>();
+        if (staticAgents) {
+            agents.addAll(List.of(source, destination));
+            agents.addAll(extraAgents);
+        }
         Map<String, Object> properties = RunningController.testProperties(directory, agents);
         properties.putAll(extraProperties);
         controller = RunningController.start(properties, recorder);
@@ -107,6 +117,12 @@ public final class ControllerLab implements AutoCloseable {
                 "sourceNamespace", "/run/netns/host-a", "destinationTap", "tap1",
                 "destinationNamespace", "/run/netns/host-b")));
         return body;
+    }
+
+    /** Registers {@code agent} under its name as an agent would, with the agent registration token. */
+    public RunningController.Response register(SimulatedAgent agent) {
+        return controller().call(HttpMethod.PUT, "/v1/agents/" + agent.name(),
+                Map.of("baseUrl", agent.baseUrl().toString()), RunningController.REGISTRATION_TOKEN, Map.of());
     }
 
     public RunningController.Response create(Map<String, Object> body) {
