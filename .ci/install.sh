@@ -13,5 +13,17 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
 fi
+# DashboardIT starts a Prometheus of its own (own configuration, data directory and port). The package's service must
+# not start (policy-rc.d, unless one is already in place), and its recommends (node exporter and more) are not wanted.
+if ! command -v prometheus >/dev/null; then
+  apt-get update -qq
+  policy=/usr/sbin/policy-rc.d
+  added_policy=false
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && added_policy=true
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+  if $added_policy; then rm -f "$policy"; fi
+fi
 modprobe tun 2>/dev/null || true
 [ -c /dev/net/tun ] || { mkdir -p /dev/net && mknod /dev/net/tun c 10 200; }

@@ -231,6 +231,11 @@ final class ControllerProcess implements AutoCloseable {
         return process.pid();
     }
 
+    /** Health and Prometheus metrics, on loopback. */
+    int managementPort() {
+        return launch.managementPort();
+    }
+
     Path log() {
         return launch.log();
     }
