@@ -67,6 +67,16 @@ class ChartTest {
         }
     }
 
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("valueSets")
+    void notesTellHowToReachTheControllerWithTheCallerToken(String name, Path values) {
+        String notes = NetpassChart.installNotes(values);
+        assertThat(notes).contains("NOTES:", "kubectl -n virt rollout status daemonset/np-netpass-agent",
+                "port-forward service/np-netpass-controller", "{.data.caller\\.token}");
+        String secret = values != null && values.toString().contains("tls") ? "netpass-tokens" : "np-netpass-tokens";
+        assertThat(notes).contains("get secret " + secret);
+    }
+
     @Test
     void aFieldTheApiDoesNotKnowIsRejected() {
         JsonNode daemonSet = onlyDocument(NetpassChart.render(null), "DaemonSet");

@@ -10,7 +10,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
+import com.marcnuri.helm.DryRun;
 import com.marcnuri.helm.Helm;
+import com.marcnuri.helm.InstallCommand;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
 
@@ -70,6 +72,19 @@ final class NetpassChart {
             }
         }
         return documents;
+    }
+
+    /**
+     * What {@code helm install --dry-run=client} prints with {@code values} (none: the defaults): the release and
+     * the rendered NOTES.txt.
+     */
+    static String installNotes(@Nullable Path values) {
+        InstallCommand install = new Helm(DIRECTORY).install().withName(RELEASE).withNamespace(NAMESPACE)
+                .withKubeVersion("1.31.0").clientOnly().withDryRunOption(DryRun.CLIENT);
+        if (values != null) {
+            install = install.withValuesFile(values);
+        }
+        return install.call().getOutput();
     }
 
     /**
