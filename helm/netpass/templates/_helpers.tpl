@@ -110,6 +110,11 @@ server:
   ssl:
     bundle: netpass
     client-auth: {{ .Values.tls.clientAuth }}
+# The management port would inherit server.ssl: kubelet's probes and Prometheus scrape it over plain HTTP.
+management:
+  server:
+    ssl:
+      enabled: false
 {{- end }}
 
 {{/* Checks of values that the schema cannot express. */}}

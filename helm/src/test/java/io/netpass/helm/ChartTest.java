@@ -222,6 +222,8 @@ class ChartTest {
             String tls = mount(pod.getContainers().getFirst(), "tls").getMountPath();
             assertThat(path(config, "server.ssl.bundle")).isEqualTo("netpass");
             assertThat(path(config, "server.ssl.client-auth")).isEqualTo("need");
+            assertThat(path(config, "management.server.ssl.enabled")).as("probes and scrapes stay plain HTTP")
+                    .isEqualTo(false);
             assertThat(path(config, "spring.ssl.bundle.pem.netpass.keystore.certificate")).isEqualTo(tls + "/tls.crt");
             assertThat(path(config, "spring.ssl.bundle.pem.netpass.keystore.private-key")).isEqualTo(tls + "/tls.key");
             assertThat(path(config, "spring.ssl.bundle.pem.netpass.truststore.certificate")).isEqualTo(tls + "/ca.crt");
