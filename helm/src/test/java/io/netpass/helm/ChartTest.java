@@ -323,13 +323,11 @@ class ChartTest {
     }
 
     private static List<HasMetadata> objects(Path values) {
-        return NetpassChart.render(values).stream().map(KubernetesModel::read).toList();
+        return NetpassChart.objects(values);
     }
 
     private static <T> T only(List<HasMetadata> objects, Class<T> type) {
-        List<T> found = objects.stream().filter(type::isInstance).map(type::cast).toList();
-        assertThat(found).as(type.getSimpleName()).hasSize(1);
-        return found.getFirst();
+        return NetpassChart.only(objects, type);
     }
 
     @SuppressWarnings("unchecked")

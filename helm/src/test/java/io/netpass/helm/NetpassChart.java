@@ -16,6 +16,8 @@ import com.marcnuri.helm.InstallCommand;
 import com.marcnuri.helm.LintResult;
 import com.marcnuri.helm.TemplateCommand;
 
+import io.fabric8.kubernetes.api.model.HasMetadata;
+
 import org.jspecify.annotations.Nullable;
 import org.springframework.util.FileSystemUtils;
 
@@ -23,6 +25,8 @@ import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.MappingIterator;
 import tools.jackson.databind.node.ObjectNode;
 import tools.jackson.dataformat.yaml.YAMLMapper;
+
+import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The chart in {@code helm/netpass}, linted and rendered by the Helm library that helm-java embeds (no cluster, no
@@ -58,6 +62,18 @@ final class NetpassChart {
             template = template.set(set[i], set[i + 1]);
         }
         return documents(template.call());
+    }
+
+    /** {@link #render} read into the Kubernetes model, strictly ({@link KubernetesModel#read}). */
+    static List<HasMetadata> objects(@Nullable Path values, String... set) {
+        return render(values, set).stream().map(KubernetesModel::read).toList();
+    }
+
+    /** The one object of {@code type}; fails unless there is exactly one. */
+    static <T> T only(List<HasMetadata> objects, Class<T> type) {
+        List<T> found = objects.stream().filter(type::isInstance).map(type::cast).toList();
+        assertThat(found).as(type.getSimpleName()).hasSize(1);
+        return found.getFirst();
     }
 
     /** The objects of a multi-document YAML stream; empty documents (a template that rendered nothing) left out. */
