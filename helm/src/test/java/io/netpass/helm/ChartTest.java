@@ -152,7 +152,12 @@ class ChartTest {
         assertThat(pod.getPriorityClassName()).isNull();
         assertThat(pod.getImagePullSecrets()).extracting(s -> s.getName()).containsExactly("regcred");
         assertThat(pod.getContainers().getFirst().getImage()).isEqualTo("registry.example.org/netpass/agent:0.1.0-rc1");
-        assertThat(pod.getVolumes()).as("no host netns directory").noneMatch(v -> v.getHostPath() != null);
+        assertThat(pod.getVolumes()).filteredOn(v -> v.getHostPath() != null).singleElement()
+                .as("libvirt's pid files, no host netns directory")
+                .satisfies(v -> assertThat(v.getHostPath().getPath()).isEqualTo("/run/libvirt/qemu"));
+        VolumeMount libvirt = mount(pod.getContainers().getFirst(), "host-libvirt-run");
+        assertThat(libvirt.getMountPath()).isEqualTo("/run/libvirt/qemu");
+        assertThat(libvirt.getReadOnly()).isTrue();
         Map<String, Object> agentConfig = applicationYaml(objects, "np-netpass-agent");
         assertThat(path(agentConfig, "netpass.agent.forwarding.deadline")).isEqualTo("5s");
         assertThat(path(agentConfig, "netpass.agent.capture.buffer-capacity")).isEqualTo("256MB");
