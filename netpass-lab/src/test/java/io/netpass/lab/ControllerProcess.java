@@ -231,11 +231,6 @@ final class ControllerProcess implements AutoCloseable {
         return process.pid();
     }
 
-    /** Health and Prometheus metrics, on loopback. */
-    int managementPort() {
-        return launch.managementPort();
-    }
-
     Path log() {
         return launch.log();
     }
@@ -299,6 +294,11 @@ final class ControllerProcess implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
+    }
+
+    /** Health and Prometheus metrics, on loopback. */
+    int managementPort() {
+        return launch.managementPort();
     }
 
     @Override

@@ -139,7 +139,7 @@ class DashboardIT {
         sourceVm.announce();
         assertThat(destinationVm.awaitFrames(1, Duration.ofSeconds(5))).hasSize(1);
         destinationVm.pause();
-        ControllerProcess.Response created = controller.call("POST", "/v1/migrations", Map.of(
+        var created = controller.call("POST", "/v1/migrations", Map.of(
                 "id", "dashboard",
                 "vm", "vm-dashboard",
                 "sourceAgent", sourceAgent.baseUri().toString(),
@@ -195,7 +195,7 @@ class DashboardIT {
     }
 
     private static void event(String type) {
-        ControllerProcess.Response response = controller.call("POST", "/v1/migrations/dashboard/events",
+        var response = controller.call("POST", "/v1/migrations/dashboard/events",
                 Map.of("type", type));
         assertThat(response.status()).as("%s: %s", type, response).isEqualTo(202);
     }
