@@ -267,6 +267,11 @@ final class ControllerProcess implements AutoCloseable {
         }
     }
 
+    /** Health and Prometheus metrics, on loopback. */
+    int managementPort() {
+        return launch.managementPort();
+    }
+
     @Override
     public String toString() {
         return "controller (pid " + process.pid() + ", api " + launch.apiPort() + ")";
