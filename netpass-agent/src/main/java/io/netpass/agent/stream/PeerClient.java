@@ -3,6 +3,7 @@ package io.netpass.agent.stream;
 import java.net.URI;
 import java.util.function.Supplier;
 
+import org.springframework.boot.ssl.SslBundle;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
@@ -12,6 +13,7 @@ import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.web.reactive.function.client.WebClient;
 import org.springframework.web.util.UriComponentsBuilder;
 
+import io.netpass.common.security.SecureClients;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.HttpProtocol;
@@ -30,7 +32,7 @@ public final class PeerClient {
     /** Response header: how many frames the source keeps when the stream starts. */
     public static final String KEPT_FRAMES_HEADER = "Netpass-Kept-Frames";
 
-    private final WebClient webClient;
+    private volatile WebClient webClient;
     private final Supplier<String> peerToken;
 
     /** A client over h2c (HTTP/2 with prior knowledge), the default between agents. */
@@ -38,9 +40,27 @@ public final class PeerClient {
         this(HttpClient.create().protocol(HttpProtocol.H2C), peerToken);
     }
 
+    /** A client over HTTP/2 with TLS (ALPN h2), trusting and presenting what {@code tls} holds. */
+    public PeerClient(SslBundle tls, Supplier<String> peerToken) {
+        this(overTls(tls), peerToken);
+    }
+
     public PeerClient(HttpClient httpClient, Supplier<String> peerToken) {
-        this.webClient = WebClient.builder().clientConnector(new ReactorClientHttpConnector(httpClient)).build();
+        this.webClient = webClient(httpClient);
         this.peerToken = peerToken;
+    }
+
+    /** Uses {@code tls} from now on (a rotated bundle); streams already open keep their connection. */
+    public void useTls(SslBundle tls) {
+        this.webClient = webClient(overTls(tls));
+    }
+
+    private static HttpClient overTls(SslBundle tls) {
+        return SecureClients.http2(HttpClient.create(), tls);
+    }
+
+    private static WebClient webClient(HttpClient httpClient) {
+        return WebClient.builder().clientConnector(new ReactorClientHttpConnector(httpClient)).build();
     }
 
     /** What the source answered: the stream and its sizing headers. */
