@@ -23,6 +23,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.springframework.util.FileSystemUtils;
 
@@ -46,6 +47,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * what the VMs themselves read. Also with the controller killed in the middle of the switchover and started again.
  */
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ControllerWithAgentsIT {
 
     // The agent ITs' traffic: 5,000 frames/s, 2,000 before the source VM pauses, 4,000 while it is paused, 2,000
@@ -66,22 +68,32 @@ class ControllerWithAgentsIT {
     private static final Duration ARM_TIMEOUT = Duration.ofSeconds(20);
     private static final Duration SETTLE_TIMEOUT = Duration.ofSeconds(45);
 
-    private static final Path work = Path.of("target", "it-e2e", "ControllerWithAgentsIT");
+    private final Path work = Path.of("target", "it-e2e", getClass().getSimpleName());
 
-    private static NamespaceLab lab;
-    private static Host sourceHost;
-    private static Host destinationHost;
-    private static Client client;
-    private static FrameSender sender;
-    private static Path agentToken;
-    private static AgentProcess sourceAgent;
-    private static AgentProcess destinationAgent;
+    private NamespaceLab lab;
+    private Host sourceHost;
+    private Host destinationHost;
+    private Client client;
+    private FrameSender sender;
+    private Path agentToken;
+    private AgentProcess sourceAgent;
+    private AgentProcess destinationAgent;
 
     /** The controller of the running test; replaced when the test restarts it. */
     private @Nullable ControllerProcess controller;
 
+    /** Starts agent {@code name}: over h2c here; {@link ControllerWithAgentsOverTlsIT} runs the tests over TLS. */
+    protected AgentProcess startAgent(String name, Path workDirectory, String... arguments) {
+        return AgentProcess.start(name, workDirectory, arguments);
+    }
+
+    /** More controller properties: none here; TLS towards the agents in {@link ControllerWithAgentsOverTlsIT}. */
+    protected List<String> controllerProperties() {
+        return List.of();
+    }
+
     @BeforeAll
-    static void startLabAndAgents() throws Exception {
+    void startLabAndAgents() throws Exception {
         // A state directory left by an earlier run would hand the controller migrations of agents long gone.
         FileSystemUtils.deleteRecursively(work);
         Files.createDirectories(work);
@@ -93,10 +105,8 @@ class ControllerWithAgentsIT {
             // A fake VM delivers every frame it reads, unlike QEMU, which holds the one it reads after its VM stopped.
             "--netpass.agent.forwarding.forward-frame-held-by-vmm=false",
         };
-        CompletableFuture<AgentProcess> a = CompletableFuture.supplyAsync(() -> AgentProcess.start("a", work,
-                agentArguments));
-        CompletableFuture<AgentProcess> b = CompletableFuture.supplyAsync(() -> AgentProcess.start("b", work,
-                agentArguments));
+        CompletableFuture<AgentProcess> a = CompletableFuture.supplyAsync(() -> startAgent("a", work, agentArguments));
+        CompletableFuture<AgentProcess> b = CompletableFuture.supplyAsync(() -> startAgent("b", work, agentArguments));
         lab = new NamespaceLab();
         sourceHost = lab.host("src");
         destinationHost = lab.host("dst");
@@ -116,7 +126,7 @@ class ControllerWithAgentsIT {
     }
 
     @AfterAll
-    static void stopEverything() {
+    void stopEverything() {
         AssertionError leaks = null;
         for (AgentProcess agent : new AgentProcess[] {sourceAgent, destinationAgent}) {
             if (agent == null) {
@@ -192,11 +202,14 @@ class ControllerWithAgentsIT {
         assertThat(migration.path("nics").get(0).path("sourceTap").asString()).isEqualTo("tapa3");
     }
 
-    private static ControllerProcess startController(String name, String... properties) {
+    private ControllerProcess startController(String name, String... properties) {
         Map<String, URI> agents = new LinkedHashMap<>();
         agents.put("host-a", sourceAgent.baseUri());
         agents.put("host-b", destinationAgent.baseUri());
-        return ControllerProcess.start(work.resolve("controller-" + name), agentToken, agents, properties);
+        List<String> all = new ArrayList<>(controllerProperties());
+        all.addAll(List.of(properties));
+        return ControllerProcess.start(work.resolve("controller-" + name), agentToken, agents,
+                all.toArray(String[]::new));
     }
 
     /**
@@ -474,7 +487,7 @@ class ControllerWithAgentsIT {
     }
 
     /** The client's numbered frames to one VM, at a rate the test may change, until stopped. */
-    private static final class Traffic {
+    private final class Traffic {
 
         private final SequencedTraffic frames;
         private final AtomicLong sent = new AtomicLong();

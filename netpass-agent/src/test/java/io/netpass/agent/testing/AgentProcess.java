@@ -85,12 +85,9 @@ public final class AgentProcess implements AutoCloseable {
 
         /** The agent's properties: bundle {@code api} for its server and towards its peers. */
         List<String> arguments(String agentName) {
-            TestPki.Issued identity = pki.issue("netpass-agent-" + agentName, "agent-" + agentName);
-            List<String> arguments = new ArrayList<>(List.of(
-                    "spring.ssl.bundle.pem.api.keystore.certificate=" + fileUrl(identity.certificateFile()),
-                    "spring.ssl.bundle.pem.api.keystore.private-key=" + fileUrl(identity.privateKeyFile()),
-                    "spring.ssl.bundle.pem.api.truststore.certificate=" + fileUrl(pki.certificateFile()),
-                    "spring.ssl.bundle.pem.api.reload-on-update=true",
+            List<String> arguments = new ArrayList<>(bundle("api",
+                    pki.issue("netpass-agent-" + agentName, "agent-" + agentName)));
+            arguments.addAll(List.of(
                     "spring.ssl.bundle.watch.file.quiet-period=500ms",
                     "server.ssl.bundle=api",
                     "netpass.agent.peer-tls.bundle=api"));
@@ -98,6 +95,18 @@ public final class AgentProcess implements AutoCloseable {
                 arguments.add("server.ssl.client-auth=need");
             }
             return arguments;
+        }
+
+        /**
+         * Properties ({@code key=value}) of PEM SSL bundle {@code name}: trusting {@link #pki()}, presenting
+         * {@code identity}, reloaded when its files are replaced.
+         */
+        public List<String> bundle(String name, TestPki.Issued identity) {
+            String prefix = "spring.ssl.bundle.pem." + name + ".";
+            return List.of(prefix + "keystore.certificate=" + fileUrl(identity.certificateFile()),
+                    prefix + "keystore.private-key=" + fileUrl(identity.privateKeyFile()),
+                    prefix + "truststore.certificate=" + fileUrl(pki.certificateFile()),
+                    prefix + "reload-on-update=true");
         }
 
         private static String fileUrl(Path file) {
