@@ -1,6 +1,7 @@
 package io.netpass.agent.stream;
 
 import java.net.URI;
+import java.time.Duration;
 import java.util.function.Supplier;
 
 import org.springframework.boot.ssl.SslBundle;
@@ -14,6 +15,7 @@ import org.springframework.web.reactive.function.client.WebClient;
 import org.springframework.web.util.UriComponentsBuilder;
 
 import io.netpass.common.security.SecureClients;
+import io.netty.channel.Channel;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.HttpProtocol;
@@ -31,6 +33,14 @@ public final class PeerClient {
     public static final String RELEASE_SEQUENCE_HEADER = "Netpass-Release-Sequence";
     /** Response header: how many frames the source keeps when the stream starts. */
     public static final String KEPT_FRAMES_HEADER = "Netpass-Kept-Frames";
+    /**
+     * How long a frame stream may receive nothing before this client flushes its HTTP/2 connection. Reactor Netty
+     * 1.3.6 / Netty 4.2.15 sometimes write the WINDOW_UPDATE that reopens the stream's flow-control window without
+     * flushing it: the source, out of window, waits for it forever (docs/frame-stream.md, "Flow control"). A flush of
+     * an idle connection costs nothing; 100 ms is well under the stream's idle timeout (1 s), which stays the net
+     * under this one.
+     */
+    public static final Duration UNFLUSHED_WINDOW_UPDATE_NUDGE = Duration.ofMillis(100);
 
     private volatile WebClient webClient;
     private final Supplier<String> peerToken;
@@ -50,6 +60,16 @@ public final class PeerClient {
         this.peerToken = peerToken;
     }
 
+    /** Flushes the connection of a response stream that received nothing for a while (see the nudge's Javadoc). */
+    private static HttpClient flushingStalledWindowUpdates(HttpClient httpClient) {
+        return httpClient.doOnResponse((response, connection) -> {
+            Channel connectionChannel = connection.channel().parent();
+            if (connectionChannel != null) {
+                connection.onReadIdle(UNFLUSHED_WINDOW_UPDATE_NUDGE.toMillis(), connectionChannel::flush);
+            }
+        });
+    }
+
     /** Uses {@code tls} from now on (a rotated bundle); streams already open keep their connection. */
     public void useTls(SslBundle tls) {
         this.webClient = webClient(overTls(tls));
@@ -60,7 +80,9 @@ public final class PeerClient {
     }
 
     private static WebClient webClient(HttpClient httpClient) {
-        return WebClient.builder().clientConnector(new ReactorClientHttpConnector(httpClient)).build();
+        return WebClient.builder()
+                .clientConnector(new ReactorClientHttpConnector(flushingStalledWindowUpdates(httpClient)))
+                .build();
     }
 
     /** What the source answered: the stream and its sizing headers. */
