@@ -2,6 +2,7 @@ package io.netpass.agent;
 
 import java.util.Objects;
 
+import org.springframework.boot.ssl.SslBundles;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -13,10 +14,11 @@ import io.netpass.agent.migration.ForwardingProperties;
 import io.netpass.agent.metrics.AgentMeters;
 import io.netpass.agent.migration.MigrationSessions;
 import io.netpass.agent.security.AgentSecurityProperties;
-import io.netpass.agent.security.BearerTokenFilter;
+import io.netpass.agent.security.CallerAuthenticationFilter;
 import io.netpass.agent.security.TapPolicy;
 import io.netpass.common.security.TokenFile;
 import io.netpass.agent.stream.PeerClient;
+import io.netpass.agent.stream.PeerTlsProperties;
 
 /** Wires the agent's parts together. */
 @Configuration(proxyBeanMethods = false)
@@ -40,8 +42,9 @@ class AgentConfiguration {
     }
 
     @Bean
-    BearerTokenFilter bearerTokenFilter(TokenFile controllerTokens, TokenFile peerTokens) {
-        return new BearerTokenFilter(controllerTokens, peerTokens);
+    CallerAuthenticationFilter callerAuthenticationFilter(TokenFile controllerTokens, TokenFile peerTokens,
+            AgentSecurityProperties security) {
+        return new CallerAuthenticationFilter(controllerTokens, peerTokens, security);
     }
 
     @Bean
@@ -55,8 +58,14 @@ class AgentConfiguration {
     }
 
     @Bean
-    PeerClient peerClient(TokenFile peerTokens) {
-        return new PeerClient(peerTokens::first);
+    PeerClient peerClient(TokenFile peerTokens, PeerTlsProperties peerTls, SslBundles bundles) {
+        String bundle = peerTls.bundle();
+        if (bundle == null) {
+            return new PeerClient(peerTokens::first);
+        }
+        PeerClient client = new PeerClient(bundles.getBundle(bundle), peerTokens::first);
+        bundles.addBundleUpdateHandler(bundle, client::useTls);
+        return client;
     }
 
     @Bean

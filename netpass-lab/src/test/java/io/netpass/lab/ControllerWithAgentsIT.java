@@ -23,6 +23,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.springframework.util.FileSystemUtils;
 
@@ -47,6 +48,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * what the VMs themselves read. Also with the controller killed in the middle of the switchover and started again.
  */
 @Timeout(value = 10, unit = TimeUnit.MINUTES)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ControllerWithAgentsIT {
 
     // The agent ITs' traffic: 5,000 frames/s, 2,000 before the source VM pauses, 4,000 while it is paused, 2,000
@@ -68,25 +70,35 @@ class ControllerWithAgentsIT {
     private static final Duration SETTLE_TIMEOUT = Duration.ofSeconds(45);
     private static final Duration TRAFFIC_TIMEOUT = Duration.ofSeconds(20);
 
-    private static final Path work = Path.of("target", "it-e2e", "ControllerWithAgentsIT");
+    private final Path work = Path.of("target", "it-e2e", getClass().getSimpleName());
 
-    private static NamespaceLab lab;
-    private static Host sourceHost;
-    private static Host destinationHost;
-    private static Client client;
-    private static FrameSender sender;
-    private static Path agentToken;
-    private static Path registrationToken;
+    private NamespaceLab lab;
+    private Host sourceHost;
+    private Host destinationHost;
+    private Client client;
+    private FrameSender sender;
+    private Path agentToken;
+    private Path registrationToken;
     /** Every controller of the class listens here: the agents register with whichever runs. */
-    private static int controllerPort;
-    private static AgentProcess sourceAgent;
-    private static AgentProcess destinationAgent;
+    private int controllerPort;
+    private AgentProcess sourceAgent;
+    private AgentProcess destinationAgent;
 
     /** The controller of the running test; replaced when the test restarts it. */
     private @Nullable ControllerProcess controller;
 
+    /** Starts agent {@code name}: over h2c here; {@link ControllerWithAgentsOverTlsIT} runs the tests over TLS. */
+    protected AgentProcess startAgent(String name, Path workDirectory, String... arguments) {
+        return AgentProcess.start(name, workDirectory, arguments);
+    }
+
+    /** More controller properties: none here; TLS towards the agents in {@link ControllerWithAgentsOverTlsIT}. */
+    protected List<String> controllerProperties() {
+        return List.of();
+    }
+
     @BeforeAll
-    static void startLabAndAgents() throws Exception {
+    void startLabAndAgents() throws Exception {
         // A state directory left by an earlier run would hand the controller migrations of agents long gone.
         FileSystemUtils.deleteRecursively(work);
         Files.createDirectories(work);
@@ -99,9 +111,9 @@ class ControllerWithAgentsIT {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             controllerPort = socket.getLocalPort();
         }
-        CompletableFuture<AgentProcess> a = CompletableFuture.supplyAsync(() -> AgentProcess.start("a", work,
+        CompletableFuture<AgentProcess> a = CompletableFuture.supplyAsync(() -> startAgent("a", work,
                 agentArguments("host-a")));
-        CompletableFuture<AgentProcess> b = CompletableFuture.supplyAsync(() -> AgentProcess.start("b", work,
+        CompletableFuture<AgentProcess> b = CompletableFuture.supplyAsync(() -> startAgent("b", work,
                 agentArguments("host-b")));
         lab = new NamespaceLab();
         sourceHost = lab.host("src");
@@ -114,7 +126,7 @@ class ControllerWithAgentsIT {
     }
 
     /** An agent that registers itself as {@code name} with the class's controller, every second. */
-    private static String[] agentArguments(String name) {
+    private String[] agentArguments(String name) {
         return new String[] {
             "--netpass.agent.security.controller-token-file=" + agentToken.toAbsolutePath(),
             // A fake VM delivers every frame it reads, unlike QEMU, which holds the one it reads after its VM stopped.
@@ -137,7 +149,7 @@ class ControllerWithAgentsIT {
     }
 
     @AfterAll
-    static void stopEverything() {
+    void stopEverything() {
         AssertionError leaks = null;
         for (AgentProcess agent : new AgentProcess[] {sourceAgent, destinationAgent}) {
             if (agent == null) {
@@ -216,9 +228,10 @@ class ControllerWithAgentsIT {
     }
 
     /** A controller that knows no agent until they register; returns once both have. */
-    private static ControllerProcess startController(String name, String... properties) {
+    private ControllerProcess startController(String name, String... properties) {
         List<String> all = new ArrayList<>(List.of("server.port=" + controllerPort,
                 "netpass.controller.security.agent-registration-token-file=" + registrationToken.toAbsolutePath()));
+        all.addAll(controllerProperties());
         all.addAll(List.of(properties));
         ControllerProcess controller = ControllerProcess.start(work.resolve("controller-" + name), agentToken,
                 Map.of(), all.toArray(String[]::new));
@@ -227,7 +240,7 @@ class ControllerWithAgentsIT {
     }
 
     /** Until the controller lists both agents, registered (not configured) and fresh, at their URLs. */
-    private static void awaitRegistered(ControllerProcess controller) {
+    private void awaitRegistered(ControllerProcess controller) {
         Map<String, String> expected = Map.of("host-a", sourceAgent.baseUri().toString(),
                 "host-b", destinationAgent.baseUri().toString());
         JsonNode[] last = new JsonNode[1];

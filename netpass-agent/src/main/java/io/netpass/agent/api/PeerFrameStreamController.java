@@ -36,8 +36,11 @@ public class PeerFrameStreamController {
     }
 
     /**
-     * Streams the kept frames. Each chunk is flushed as it is produced: the destination injects while the source is
-     * still forwarding, and a chunk must not wait for the stream's end.
+     * Streams the kept frames. Reactor Netty flushes whenever no further chunk is ready, so a chunk never waits for
+     * the stream's end: the destination injects while the source is still forwarding. The chunks are written as a
+     * plain stream rather than one flushed publisher per chunk ({@code writeAndFlushWith}): a chunk wrapped in a
+     * publisher of its own is out of reach of the discard hook, and leaks when the destination cancels the stream
+     * before it was written.
      */
     @GetMapping(path = "/v1/peer/migrations/{migrationId}/frames", produces = "application/vnd.netpass.frame-stream.v1")
     public Mono<Void> frames(@PathVariable @Pattern(regexp = ApiPatterns.MIGRATION_ID) String migrationId,
@@ -55,7 +58,7 @@ public class PeerFrameStreamController {
                     Long.toString(released.captureStatus().keptFrames()));
             Flux<DataBuffer> body = released.frames(after, response.bufferFactory())
                     .doOnDiscard(DataBuffer.class, DataBufferUtils::release);
-            return response.writeAndFlushWith(body.map(Mono::just));
+            return response.writeWith(body);
         });
     }
 }

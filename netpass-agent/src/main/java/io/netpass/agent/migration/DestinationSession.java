@@ -129,8 +129,9 @@ public final class DestinationSession {
                     if (response.releaseSequence() >= 0) {
                         releaseSequence = response.releaseSequence();
                     }
-                    // A stream that stops delivering without breaking (seen on warm switchovers, docs/performance.md)
-                    // is treated as broken: the pull resumes after the last injected frame.
+                    // A stream that stops delivering without breaking (an unflushed WINDOW_UPDATE, which PeerClient now
+                    // flushes: docs/frame-stream.md) is treated as broken: the pull resumes after the last injected
+                    // frame.
                     return response.body().timeout(properties.streamIdleTimeout());
                 })
                 .publishOn(injectionScheduler, 4)

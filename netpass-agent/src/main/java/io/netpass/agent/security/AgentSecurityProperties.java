@@ -1,6 +1,5 @@
 package io.netpass.agent.security;
 
-import io.netpass.common.security.TokenFile;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -25,6 +24,11 @@ import org.springframework.validation.annotation.Validated;
  * @param allowedNamespaces regular expression a namespace path must match. Default: {@code /run/netns/NAME} and
  *     {@code /proc/PID/ns/net}.
  * @param procNamespacesOfQemuOnly whether a {@code /proc/PID/ns/net} path must belong to a QEMU process. Default true.
+ * @param controllerCertificateName with mutual TLS ({@code server.ssl.client-auth=need}): regular expression the
+ *     common name of a verified client certificate must match for the caller to count as the controller without a
+ *     bearer token. Sound only if the bundle's trust store holds a CA that issues netpass certificates and nothing
+ *     else. Default none: a certificate grants no role, every caller needs its token.
+ * @param peerCertificateName likewise for peer agents (e.g. {@code netpass-agent-.*}). Default none.
  */
 @ConfigurationProperties("netpass.agent.security")
 @Validated
@@ -34,5 +38,7 @@ public record AgentSecurityProperties(
         @NotNull @DefaultValue("5s") Duration tokenRefresh,
         @NotNull @DefaultValue("^(tap|vnet|macvtap)[A-Za-z0-9_.-]{0,12}$") String allowedInterfaces,
         @NotNull @DefaultValue("^(/run/netns/[A-Za-z0-9_.-]{1,64}|/proc/[0-9]{1,10}/ns/net)$") String allowedNamespaces,
-        @DefaultValue("true") boolean procNamespacesOfQemuOnly) {
+        @DefaultValue("true") boolean procNamespacesOfQemuOnly,
+        @Nullable String controllerCertificateName,
+        @Nullable String peerCertificateName) {
 }

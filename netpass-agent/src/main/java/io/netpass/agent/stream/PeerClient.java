@@ -1,8 +1,10 @@
 package io.netpass.agent.stream;
 
 import java.net.URI;
+import java.time.Duration;
 import java.util.function.Supplier;
 
+import org.springframework.boot.ssl.SslBundle;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
@@ -12,6 +14,8 @@ import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.web.reactive.function.client.WebClient;
 import org.springframework.web.util.UriComponentsBuilder;
 
+import io.netpass.common.security.SecureClients;
+import io.netty.channel.Channel;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.HttpProtocol;
@@ -29,8 +33,16 @@ public final class PeerClient {
     public static final String RELEASE_SEQUENCE_HEADER = "Netpass-Release-Sequence";
     /** Response header: how many frames the source keeps when the stream starts. */
     public static final String KEPT_FRAMES_HEADER = "Netpass-Kept-Frames";
+    /**
+     * How long a frame stream may receive nothing before this client flushes its HTTP/2 connection. Reactor Netty
+     * 1.3.6 / Netty 4.2.15 sometimes write the WINDOW_UPDATE that reopens the stream's flow-control window without
+     * flushing it: the source, out of window, waits for it forever (docs/frame-stream.md, "Flow control"). A flush of
+     * an idle connection costs nothing; 100 ms is well under the stream's idle timeout (1 s), which stays the net
+     * under this one.
+     */
+    public static final Duration UNFLUSHED_WINDOW_UPDATE_NUDGE = Duration.ofMillis(100);
 
-    private final WebClient webClient;
+    private volatile WebClient webClient;
     private final Supplier<String> peerToken;
 
     /** A client over h2c (HTTP/2 with prior knowledge), the default between agents. */
@@ -38,9 +50,39 @@ public final class PeerClient {
         this(HttpClient.create().protocol(HttpProtocol.H2C), peerToken);
     }
 
+    /** A client over HTTP/2 with TLS (ALPN h2), trusting and presenting what {@code tls} holds. */
+    public PeerClient(SslBundle tls, Supplier<String> peerToken) {
+        this(overTls(tls), peerToken);
+    }
+
     public PeerClient(HttpClient httpClient, Supplier<String> peerToken) {
-        this.webClient = WebClient.builder().clientConnector(new ReactorClientHttpConnector(httpClient)).build();
+        this.webClient = webClient(httpClient);
         this.peerToken = peerToken;
+    }
+
+    /** Flushes the connection of a response stream that received nothing for a while (see the nudge's Javadoc). */
+    private static HttpClient flushingStalledWindowUpdates(HttpClient httpClient) {
+        return httpClient.doOnResponse((response, connection) -> {
+            Channel connectionChannel = connection.channel().parent();
+            if (connectionChannel != null) {
+                connection.onReadIdle(UNFLUSHED_WINDOW_UPDATE_NUDGE.toMillis(), connectionChannel::flush);
+            }
+        });
+    }
+
+    /** Uses {@code tls} from now on (a rotated bundle); streams already open keep their connection. */
+    public void useTls(SslBundle tls) {
+        this.webClient = webClient(overTls(tls));
+    }
+
+    private static HttpClient overTls(SslBundle tls) {
+        return SecureClients.http2(HttpClient.create(), tls);
+    }
+
+    private static WebClient webClient(HttpClient httpClient) {
+        return WebClient.builder()
+                .clientConnector(new ReactorClientHttpConnector(flushingStalledWindowUpdates(httpClient)))
+                .build();
     }
 
     /** What the source answered: the stream and its sizing headers. */

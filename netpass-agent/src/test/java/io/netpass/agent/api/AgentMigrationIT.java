@@ -15,6 +15,7 @@ import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 
 import io.netpass.agent.linux.NetworkLinks;
@@ -40,6 +41,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * client sends numbered frames throughout; every one must reach exactly one of the two VMs, exactly once.
  */
 @Timeout(value = 8, unit = TimeUnit.MINUTES)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class AgentMigrationIT {
 
     // Five times the rate of the real-QEMU lab: fast enough for bursts of thousands, slow enough that a fake VM
@@ -48,24 +50,27 @@ class AgentMigrationIT {
     private static final int TAP_QUEUE = 1_000;
     private static final Duration SETTLE = Duration.ofSeconds(30);
 
-    private static final Path work = Path.of("target", "it-agents", "AgentMigrationIT");
+    private final Path work = Path.of("target", "it-agents", getClass().getSimpleName());
 
-    private static NamespaceLab lab;
-    private static Host sourceHost;
-    private static Host destinationHost;
-    private static Client client;
-    private static FrameSender sender;
-    private static AgentProcess sourceAgent;
-    private static AgentProcess destinationAgent;
+    private NamespaceLab lab;
+    private Host sourceHost;
+    private Host destinationHost;
+    private Client client;
+    private FrameSender sender;
+    private AgentProcess sourceAgent;
+    private AgentProcess destinationAgent;
+
+    /** Starts agent {@code name}: over h2c here; {@link AgentMigrationOverTlsIT} runs the same tests over TLS. */
+    protected AgentProcess startAgent(String name, Path workDirectory, String... arguments) {
+        return AgentProcess.start(name, workDirectory, arguments);
+    }
 
     @BeforeAll
-    static void startLabAndAgents() throws Exception {
+    void startLabAndAgents() throws Exception {
         // A fake VM delivers every frame it reads, unlike QEMU, which holds the one it reads after its VM stopped.
         String fakeVmReads = "--netpass.agent.forwarding.forward-frame-held-by-vmm=false";
-        CompletableFuture<AgentProcess> a = CompletableFuture.supplyAsync(() -> AgentProcess.start("a", work,
-                fakeVmReads));
-        CompletableFuture<AgentProcess> b = CompletableFuture.supplyAsync(() -> AgentProcess.start("b", work,
-                fakeVmReads));
+        CompletableFuture<AgentProcess> a = CompletableFuture.supplyAsync(() -> startAgent("a", work, fakeVmReads));
+        CompletableFuture<AgentProcess> b = CompletableFuture.supplyAsync(() -> startAgent("b", work, fakeVmReads));
         lab = new NamespaceLab();
         sourceHost = lab.host("src");
         destinationHost = lab.host("dst");
@@ -77,7 +82,7 @@ class AgentMigrationIT {
     }
 
     @AfterAll
-    static void stopEverything() {
+    void stopEverything() {
         AssertionError leaks = null;
         for (AgentProcess agent : new AgentProcess[] {sourceAgent, destinationAgent}) {
             if (agent == null) {
@@ -121,7 +126,7 @@ class AgentMigrationIT {
         // 2,000 and 6,000 injected frames land inside the stream.
         try (TcpProxy proxy = TcpProxy.to(sourceAgent.apiPort(), 1_000_000)) {
             Switchover run = migrate("m-cut", "tapa2", "tapb2", EthernetAddress.of("52:54:00:6e:71:02"), 1_000,
-                    12_000, 1_000, proxy.uri(), proxy);
+                    12_000, 1_000, proxy.uri(sourceAgent.scheme()), proxy);
 
             assertThat(proxy.cuts()).as("cuts that hit an open stream").isGreaterThanOrEqualTo(2);
             assertThat(proxy.accepted()).as("connections: the first and one after each cut")
@@ -268,7 +273,7 @@ class AgentMigrationIT {
         return new Switchover(sourceSession, destinationSession, keptAtRelease);
     }
 
-    private static void sendAtRate(SequencedTraffic traffic, int total, AtomicLong sent) {
+    private void sendAtRate(SequencedTraffic traffic, int total, AtomicLong sent) {
         long interval = TimeUnit.SECONDS.toNanos(1) / RATE;
         long start = System.nanoTime();
         for (int i = 0; i < total; i++) {
@@ -282,7 +287,7 @@ class AgentMigrationIT {
     }
 
     /** Cuts the destination's pull twice while frames are being injected. */
-    private static void cutTwice(TcpProxy proxy, String migrationId) {
+    private void cutTwice(TcpProxy proxy, String migrationId) {
         AgentApi destination = destinationAgent.api();
         for (long threshold : new long[] {2_000, 6_000}) {
             int cutsBefore = proxy.cuts();

@@ -237,7 +237,7 @@ class DiscoveryIT {
     private static AgentSecurityProperties securityDefaults() {
         return new AgentSecurityProperties(null, null, java.time.Duration.ofSeconds(5),
                 "^(tap|vnet|macvtap)[A-Za-z0-9_.-]{0,12}$",
-                "^(/run/netns/[A-Za-z0-9_.-]{1,64}|/proc/[0-9]{1,10}/ns/net)$", true);
+                "^(/run/netns/[A-Za-z0-9_.-]{1,64}|/proc/[0-9]{1,10}/ns/net)$", true, null, null);
     }
 
     private static Path sleepBinary() {

@@ -11,6 +11,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import javax.net.ssl.SSLContext;
+
 import org.jspecify.annotations.Nullable;
 
 import tools.jackson.databind.JsonNode;
@@ -33,20 +35,36 @@ public final class AgentApi {
 
     private static final ObjectMapper JSON = JsonMapper.builder().build();
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
-    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(5)).build();
+    private static final HttpClient PLAIN = client(null);
 
     private final URI base;
     private final @Nullable String token;
+    private final HttpClient http;
 
     public AgentApi(URI base, @Nullable String token) {
+        this(base, token, PLAIN);
+    }
+
+    /** A client of an agent at an {@code https} {@code base}, over TLS set up by {@code tls}. */
+    public AgentApi(URI base, @Nullable String token, SSLContext tls) {
+        this(base, token, client(tls));
+    }
+
+    private AgentApi(URI base, @Nullable String token, HttpClient http) {
         this.base = base;
         this.token = token;
+        this.http = http;
+    }
+
+    private static HttpClient client(@Nullable SSLContext tls) {
+        HttpClient.Builder builder = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5));
+        return (tls == null ? builder : builder.sslContext(tls)).build();
     }
 
     /** The same agent, presenting {@code otherToken} instead ({@code null}: no Authorization header). */
     public AgentApi withToken(@Nullable String otherToken) {
-        return new AgentApi(base, otherToken);
+        return new AgentApi(base, otherToken, http);
     }
 
     /** One answer of the agent. */
@@ -140,7 +158,7 @@ public final class AgentApi {
             request.header("Authorization", "Bearer " + token);
         }
         try {
-            HttpResponse<String> response = HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
             Response answer = new Response(response.statusCode(),
                     response.headers().firstValue("Content-Type").orElse(null), response.body());
             AgentContract.load().check(method, template, answer.status(), answer.contentType(), answer.body());

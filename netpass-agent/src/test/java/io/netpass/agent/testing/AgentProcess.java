@@ -16,6 +16,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
+import javax.net.ssl.SSLContext;
+
+import org.jspecify.annotations.Nullable;
+
 import io.netpass.agent.NetpassAgentApplication;
 
 /**
@@ -42,11 +46,15 @@ public final class AgentProcess implements AutoCloseable {
     private final Path log;
     private final String controllerToken;
     private final String peerToken;
+    private final @Nullable Tls tls;
+    private final @Nullable SSLContext controllerTls;
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(5)).build();
 
     private AgentProcess(String name, Process process, int apiPort, int managementPort, Path log,
-            String controllerToken, String peerToken) {
+            String controllerToken, String peerToken, @Nullable Tls tls) {
+        this.tls = tls;
+        this.controllerTls = tls == null ? null : tls.pki().clientContext(tls.controller());
         this.name = name;
         this.process = process;
         this.apiPort = apiPort;
@@ -64,6 +72,49 @@ public final class AgentProcess implements AutoCloseable {
             "-XX:+UseSerialGC", "-Xmx384m", "-XX:TieredStopAtLevel=1");
 
     /**
+     * TLS of a test agent: its API serves a certificate from {@code pki} named {@code netpass-agent-NAME} (PEM files
+     * named after the agent, reloaded when replaced), trusts {@code pki} towards peers with the same bundle, and
+     * with {@code mutual} requires client certificates. The test's controller client presents {@code controller}.
+     */
+    public record Tls(TestPki pki, boolean mutual, TestPki.Issued controller) {
+
+        /** TLS by {@code pki}, with a controller certificate named {@code netpass-controller}. */
+        public static Tls by(TestPki pki, boolean mutual) {
+            return new Tls(pki, mutual, pki.issue("netpass-controller", "controller"));
+        }
+
+        /** The agent's properties: bundle {@code api} for its server and towards its peers. */
+        List<String> arguments(String agentName) {
+            List<String> arguments = new ArrayList<>(bundle("api",
+                    pki.issue("netpass-agent-" + agentName, "agent-" + agentName)));
+            arguments.addAll(List.of(
+                    "spring.ssl.bundle.watch.file.quiet-period=500ms",
+                    "server.ssl.bundle=api",
+                    "netpass.agent.peer-tls.bundle=api"));
+            if (mutual) {
+                arguments.add("server.ssl.client-auth=need");
+            }
+            return arguments;
+        }
+
+        /**
+         * Properties ({@code key=value}) of PEM SSL bundle {@code name}: trusting {@link #pki()}, presenting
+         * {@code identity}, reloaded when its files are replaced.
+         */
+        public List<String> bundle(String name, TestPki.Issued identity) {
+            String prefix = "spring.ssl.bundle.pem." + name + ".";
+            return List.of(prefix + "keystore.certificate=" + fileUrl(identity.certificateFile()),
+                    prefix + "keystore.private-key=" + fileUrl(identity.privateKeyFile()),
+                    prefix + "truststore.certificate=" + fileUrl(pki.certificateFile()),
+                    prefix + "reload-on-update=true");
+        }
+
+        private static String fileUrl(Path file) {
+            return file.toAbsolutePath().toUri().toString();
+        }
+    }
+
+    /**
      * Starts agent {@code name} with its files in {@code workDirectory} and returns once it is ready (its readiness
      * probe answers UP). {@code extraArguments} are more {@code --key=value} properties.
      */
@@ -71,8 +122,18 @@ public final class AgentProcess implements AutoCloseable {
         return start(name, workDirectory, TEST_JVM_OPTIONS, extraArguments);
     }
 
+    /** As {@link #start(String, Path, String...)}, serving its API over TLS as {@code tls} says. */
+    public static AgentProcess start(String name, Path workDirectory, Tls tls, String... extraArguments) {
+        return start(name, workDirectory, TEST_JVM_OPTIONS, tls, extraArguments);
+    }
+
     /** As {@link #start(String, Path, String...)}, with {@code jvmOptions} instead of {@link #TEST_JVM_OPTIONS}. */
     public static AgentProcess start(String name, Path workDirectory, List<String> jvmOptions,
+            String... extraArguments) {
+        return start(name, workDirectory, jvmOptions, null, extraArguments);
+    }
+
+    private static AgentProcess start(String name, Path workDirectory, List<String> jvmOptions, @Nullable Tls tls,
             String... extraArguments) {
         try {
             Files.createDirectories(workDirectory);
@@ -96,7 +157,9 @@ public final class AgentProcess implements AutoCloseable {
             properties.put("netpass.agent.security.controller-token-file", controllerTokens.toAbsolutePath().toString());
             properties.put("netpass.agent.security.peer-token-file", peerTokens.toAbsolutePath().toString());
             properties.put("spring.main.banner-mode", "off");
-            for (String argument : extraArguments) {
+            List<String> arguments = new ArrayList<>(tls == null ? List.of() : tls.arguments(name));
+            arguments.addAll(List.of(extraArguments));
+            for (String argument : arguments) {
                 String[] keyValue = argument.replaceFirst("^--", "").split("=", 2);
                 properties.put(keyValue[0], keyValue.length > 1 ? keyValue[1] : "");
             }
@@ -117,7 +180,7 @@ public final class AgentProcess implements AutoCloseable {
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
                     .start();
             AgentProcess agent = new AgentProcess(name, process, apiPort, managementPort, log, controllerToken,
-                    peerToken);
+                    peerToken, tls);
             try {
                 agent.awaitReady();
             } catch (RuntimeException | Error e) {
@@ -183,9 +246,14 @@ public final class AgentProcess implements AutoCloseable {
         return apiPort;
     }
 
-    /** {@code http://127.0.0.1:PORT}, what a destination is told as {@code sourceAgent}. */
+    /** {@code http://127.0.0.1:PORT} ({@code https} with TLS), what a destination is told as {@code sourceAgent}. */
     public URI baseUri() {
-        return URI.create("http://127.0.0.1:" + apiPort);
+        return URI.create(scheme() + "://127.0.0.1:" + apiPort);
+    }
+
+    /** {@code https} if the agent serves TLS, else {@code http}. */
+    public String scheme() {
+        return tls == null ? "http" : "https";
     }
 
     /** A URL on the management port (health, metrics), which needs no token. */
@@ -205,7 +273,8 @@ public final class AgentProcess implements AutoCloseable {
 
     /** A controller's client of this agent, presenting its controller token. */
     public AgentApi api() {
-        return new AgentApi(baseUri(), controllerToken);
+        return controllerTls == null ? new AgentApi(baseUri(), controllerToken)
+                : new AgentApi(baseUri(), controllerToken, controllerTls);
     }
 
     /** Its management endpoint {@code path} as text; fails unless 200. */

@@ -53,7 +53,12 @@ public final class TcpProxy implements AutoCloseable {
 
     /** {@code http://127.0.0.1:PORT}. */
     public URI uri() {
-        return URI.create("http://127.0.0.1:" + server.getLocalPort());
+        return uri("http");
+    }
+
+    /** The proxy's address for a client speaking {@code scheme} ({@code https} through to a TLS server). */
+    public URI uri(String scheme) {
+        return URI.create(scheme + "://127.0.0.1:" + server.getLocalPort());
     }
 
     /** Connections accepted so far. */

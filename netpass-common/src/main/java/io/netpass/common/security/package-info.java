@@ -1,4 +1,7 @@
-/** Authentication pieces the agent and the controller share: bearer tokens kept in mounted files. */
+/**
+ * Authentication pieces the agent and the controller share: bearer tokens kept in mounted files, and HTTP clients
+ * secured by SSL bundles.
+ */
 @NullMarked
 package io.netpass.common.security;
 

@@ -11,12 +11,14 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import io.netty.channel.ChannelOption;
 import org.jspecify.annotations.Nullable;
+import org.springframework.boot.ssl.SslBundle;
 import org.springframework.core.ParameterizedTypeReference;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
 import org.springframework.web.reactive.function.client.ClientResponse;
 import org.springframework.web.reactive.function.client.WebClient;
 
+import io.netpass.common.security.SecureClients;
 import io.netpass.controller.metrics.ControllerMeters;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.client.HttpClient;
@@ -66,27 +68,45 @@ public final class AgentClient implements AutoCloseable {
     };
 
     private final ConnectionProvider pool;
-    private final WebClient web;
+    private final WebClient.Builder builder;
+    private final HttpClient plain;
+    private volatile WebClient web;
     private final Supplier<String> token;
     private final Duration callTimeout;
     private final ControllerMeters meters;
 
+    /**
+     * A client calling agents with {@code token}; {@code https} agents are verified with {@code tls} (its trust
+     * store, and its key store as the controller's client certificate if agents require one), or with the JVM's
+     * default trust store if null.
+     */
     public AgentClient(WebClient.Builder builder, AgentProperties.AgentCalls calls, Supplier<String> token,
-            ControllerMeters meters) {
+            ControllerMeters meters, @Nullable SslBundle tls) {
         this.pool = ConnectionProvider.builder("netpass-agents")
                 .maxConnections(calls.maxConnections())
                 .pendingAcquireTimeout(calls.responseTimeout())
                 .maxIdleTime(Duration.ofSeconds(20))
                 .build();
-        HttpClient http = HttpClient.create(pool)
+        this.plain = HttpClient.create(pool)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, Math.toIntExact(calls.connectTimeout().toMillis()))
                 .responseTimeout(calls.responseTimeout());
-        this.web = builder.clone().clientConnector(new ReactorClientHttpConnector(http)).build();
+        this.builder = builder.clone();
+        this.web = webClient(tls);
         this.token = token;
         // Reactor Netty's response timeout starts once the request is sent; this bound also covers connecting and
         // waiting for a pooled connection.
         this.callTimeout = calls.responseTimeout().plus(calls.connectTimeout());
         this.meters = meters;
+    }
+
+    /** Verifies agents with {@code tls} from now on (a rotated bundle); connections already open are kept. */
+    public void useTls(SslBundle tls) {
+        this.web = webClient(tls);
+    }
+
+    private WebClient webClient(@Nullable SslBundle tls) {
+        HttpClient http = tls == null ? plain : SecureClients.http11(plain, tls);
+        return builder.clone().clientConnector(new ReactorClientHttpConnector(http)).build();
     }
 
     public Mono<AgentSession> armSource(URI agent, String sessionId, ArmSource request) {

@@ -1,6 +1,7 @@
 package io.netpass.controller.agents;
 
 import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.ssl.SslBundles;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.web.reactive.function.client.WebClient;
@@ -19,9 +20,15 @@ class AgentConfiguration {
 
     @Bean(destroyMethod = "close")
     AgentClient agentClient(AgentProperties properties, @Qualifier("agentTokens") TokenFile agentTokens,
-            ControllerMeters meters) {
+            ControllerMeters meters, SslBundles bundles) {
         // A client of its own (Boot 4 no longer auto-configures a WebClient.Builder without spring-boot-webclient):
         // agents get Jackson's defaults, and AgentSession ignores fields newer agents add.
-        return new AgentClient(WebClient.builder(), properties.agentCalls(), agentTokens::first, meters);
+        String bundle = properties.agentCalls().tlsBundle();
+        AgentClient client = new AgentClient(WebClient.builder(), properties.agentCalls(), agentTokens::first, meters,
+                bundle == null ? null : bundles.getBundle(bundle));
+        if (bundle != null) {
+            bundles.addBundleUpdateHandler(bundle, client::useTls);
+        }
+        return client;
     }
 }

@@ -9,6 +9,7 @@ import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
 import jakarta.validation.constraints.Pattern;
 
+import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.annotation.Validated;
@@ -47,10 +48,15 @@ public record AgentProperties(
      * @param responseTimeout longest wait for an agent's answer to one call, arming included (arming waits for a quiet
      *     moment on the tap, usually a few milliseconds). Default 2s.
      * @param maxConnections connections per agent in the pool. Default 64.
+     * @param tlsBundle name of the SSL bundle ({@code spring.ssl.bundle.pem.NAME.*}) that verifies agents reached
+     *     over {@code https}: its trust store holds the agents' CA, its key store, if any, is the controller's client
+     *     certificate for agents that require one. Reloaded with the bundle ({@code reload-on-update}). Default none:
+     *     {@code https} agents are verified against the JVM's default trust store.
      */
     public record AgentCalls(
             @NotNull @DefaultValue("500ms") Duration connectTimeout,
             @NotNull @DefaultValue("2s") Duration responseTimeout,
-            @Min(1) @DefaultValue("64") int maxConnections) {
+            @Min(1) @DefaultValue("64") int maxConnections,
+            @Nullable String tlsBundle) {
     }
 }

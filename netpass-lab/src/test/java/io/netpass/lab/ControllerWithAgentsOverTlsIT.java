@@ -1,0 +1,41 @@
+package io.netpass.lab;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.netpass.agent.testing.AgentProcess;
+import io.netpass.agent.testing.TestPki;
+
+/**
+ * The migrations of {@link ControllerWithAgentsIT}, controller restarts included, with every API call over TLS and
+ * client certificates required: the controller calls the agents over https with its own SSL bundle (its trust store
+ * the agents' CA, its key store the controller's certificate), the destination agent pulls from the source over TLS
+ * with its own certificate.
+ */
+class ControllerWithAgentsOverTlsIT extends ControllerWithAgentsIT {
+
+    private AgentProcess.Tls tls;
+
+    @Override
+    protected AgentProcess startAgent(String name, Path workDirectory, String... arguments) {
+        return AgentProcess.start(name, workDirectory, tls(workDirectory), arguments);
+    }
+
+    @Override
+    protected List<String> controllerProperties() {
+        List<String> properties = new ArrayList<>(tls.bundle("agents", tls.controller()));
+        properties.add("netpass.controller.agent-calls.tls-bundle=agents");
+        // A restarted controller lists the agents' sessions while it starts; its first TLS handshakes (C1 only, on
+        // two cores shared with both agents) can outlast the 2 s default, and the next pass is 30 s later.
+        properties.add("netpass.controller.agent-calls.response-timeout=6s");
+        return properties;
+    }
+
+    private synchronized AgentProcess.Tls tls(Path workDirectory) {
+        if (tls == null) {
+            tls = AgentProcess.Tls.by(TestPki.create(workDirectory.resolve("pki"), "netpass-test"), true);
+        }
+        return tls;
+    }
+}
