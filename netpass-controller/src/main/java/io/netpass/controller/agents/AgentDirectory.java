@@ -15,8 +15,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The agents the controller knows: the configured ones and those that registered themselves. A registration renewed
- * within {@code agent-stale-after} is fresh; a stale one is still listed, and its sessions still watched.
+ * The agents the controller knows: the configured ones, those that registered themselves and, in Kubernetes, those
+ * discovered as the agent DaemonSet's pods. A registration renewed within {@code agent-stale-after} is fresh; a
+ * stale one is still listed, and its sessions still watched.
  */
 public final class AgentDirectory {
 
@@ -24,7 +25,7 @@ public final class AgentDirectory {
 
     /** Where the controller learned of an agent. */
     public enum Origin {
-        STATIC, REGISTERED
+        STATIC, REGISTERED, DISCOVERED
     }
 
     /**
@@ -32,7 +33,7 @@ public final class AgentDirectory {
      *
      * @param name the agent's name
      * @param baseUrl its API's base URL, normalized
-     * @param origin configured or registered
+     * @param origin configured, registered or discovered
      * @param lastSeenAt the last registration or heartbeat; absent for configured agents
      * @param stale whether a registered agent missed its heartbeats
      */
@@ -72,6 +73,41 @@ public final class AgentDirectory {
             return new Entry(name, url, Origin.REGISTERED, Instant.now());
         });
         return view(entry, Instant.now());
+    }
+
+    /**
+     * Records an agent discovered in Kubernetes (its pod runs on node {@code name}); a configured agent of that name
+     * wins and is kept.
+     */
+    public void discovered(String name, URI baseUrl) {
+        URI url = normalize(baseUrl);
+        byName.compute(name, (key, existing) -> {
+            if (existing != null && existing.origin() == Origin.STATIC) {
+                return existing;
+            }
+            if (existing == null || !existing.baseUrl().equals(url)) {
+                log.info("agent {} discovered at {}", name, url);
+            }
+            return new Entry(name, url, Origin.DISCOVERED, null);
+        });
+    }
+
+    /** Forgets a discovered agent whose pod went away, unless the name was taken over since. */
+    public void undiscovered(String name, URI baseUrl) {
+        URI url = normalize(baseUrl);
+        byName.computeIfPresent(name, (key, existing) -> {
+            if (existing.origin() == Origin.DISCOVERED && existing.baseUrl().equals(url)) {
+                log.info("agent {} at {} is gone", name, url);
+                return null;
+            }
+            return existing;
+        });
+    }
+
+    /** The agent of this name, of whatever origin. */
+    public Optional<KnownAgent> named(String name) {
+        Entry entry = byName.get(name);
+        return entry == null ? Optional.empty() : Optional.of(view(entry, Instant.now()));
     }
 
     public List<KnownAgent> all() {
