@@ -8,6 +8,7 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import io.netty.channel.ChannelOption;
 import org.jspecify.annotations.Nullable;
 import org.springframework.core.ParameterizedTypeReference;
@@ -33,6 +34,25 @@ public final class AgentClient implements AutoCloseable {
 
     /** Body of {@code PUT /v1/migrations/ID/destination}. */
     public record ArmDestination(String tap, @Nullable String namespace, List<String> vmMacs, String sourceAgent) {
+    }
+
+    /** Body of {@code POST /v1/discovery}: exactly one locator. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Discover(@Nullable String libvirtDomain, @Nullable KubevirtVmi kubevirtVmi) {
+    }
+
+    /** A KubeVirt VMI in a {@link Discover} body. */
+    public record KubevirtVmi(String namespace, String name) {
+    }
+
+    /** What an agent discovered: the QEMU process and its tap NICs. */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Discovered(int qemuPid, List<DiscoveredNic> nics) {
+    }
+
+    /** One tap NIC: the guest's MAC, the tap and its namespace path ({@code /proc/PID/ns/net} or /run/netns/X). */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record DiscoveredNic(@Nullable String mac, String tap, String namespace) {
     }
 
     private record Event(String type) {
@@ -104,6 +124,12 @@ public final class AgentClient implements AutoCloseable {
     public Mono<List<AgentSession>> sessions(URI agent) {
         return call(AgentOperation.LIST_SESSIONS, agent, web -> web.get().uri(agent.resolve("/v1/sessions")),
                 response -> response.bodyToMono(SESSIONS));
+    }
+
+    /** Asks an agent to find a VM's QEMU process and tap NICs on its host. */
+    public Mono<Discovered> discover(URI agent, Discover request) {
+        return call(AgentOperation.DISCOVER, agent, web -> web.post().uri(agent.resolve("/v1/discovery"))
+                .bodyValue(request), response -> response.bodyToMono(Discovered.class));
     }
 
     private static URI url(URI agent, String sessionId, AgentRole role) {

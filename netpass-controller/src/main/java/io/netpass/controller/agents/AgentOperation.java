@@ -7,7 +7,8 @@ public enum AgentOperation {
     GET_SESSION("get-session"),
     DISARM("disarm"),
     EVENT("event"),
-    LIST_SESSIONS("list-sessions");
+    LIST_SESSIONS("list-sessions"),
+    DISCOVER("discover");
 
     private final String tag;
 

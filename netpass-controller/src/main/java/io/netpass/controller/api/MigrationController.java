@@ -2,6 +2,8 @@ package io.netpass.controller.api;
 
 import java.net.URI;
 import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 
 import jakarta.validation.Valid;
@@ -33,6 +35,7 @@ import io.netpass.controller.migration.MigrationState;
 import io.netpass.controller.migration.Migrations;
 import io.netpass.controller.migration.NewMigration;
 import io.netpass.controller.migration.Nic;
+import io.netpass.controller.migration.VmLocator;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Signal;
@@ -62,14 +65,17 @@ public class MigrationController {
             @RequestHeader(name = IDEMPOTENCY_KEY, required = false) @Nullable @Size(max = 128)
             @Pattern(regexp = ApiPatterns.IDEMPOTENCY_KEY) String idempotencyKey,
             @Valid @RequestBody CreateMigrationRequest request) {
-        List<Nic> nics = request.nics().stream()
-                .map(nic -> new Nic(nic.mac().toLowerCase(java.util.Locale.ROOT), nic.sourceTap(),
+        VmLocator discover = locator(request.discover());
+        List<Nic> nics = request.nics() == null ? List.of() : request.nics().stream()
+                .map(nic -> new Nic(nic.mac().toLowerCase(Locale.ROOT), nic.sourceTap(),
                         nic.sourceNamespace(), nic.destinationTap(), nic.destinationNamespace()))
                 .toList();
-        NewMigration command = new NewMigration(request.id(), idempotencyKey, request.vm(),
-                AgentDirectory.normalize(URI.create(request.sourceAgent())),
-                AgentDirectory.normalize(URI.create(request.destinationAgent())), nics);
-        return coordinator.create(command, properties.agentWait())
+        URI destination = AgentDirectory.normalize(URI.create(request.destinationAgent()));
+        Mono<URI> source = request.sourceAgent() != null
+                ? Mono.just(AgentDirectory.normalize(URI.create(request.sourceAgent())))
+                : coordinator.locateSource(Objects.requireNonNull(discover), destination);
+        return source.flatMap(sourceAgent -> coordinator.create(new NewMigration(request.id(), idempotencyKey,
+                        request.vm(), sourceAgent, destination, nics, discover), properties.agentWait()))
                 .map(created -> {
                     MigrationView view = MigrationView.of(created.migration().snapshot());
                     return created.created()
@@ -128,6 +134,15 @@ public class MigrationController {
                 .map(tick -> ServerSentEvent.<MigrationView>builder().comment("keep-alive").build());
         // The stream ends with the events; the heartbeats stop with it.
         return Flux.merge(events.materialize(), heartbeats.map(Signal::next)).dematerialize();
+    }
+
+    private static @Nullable VmLocator locator(CreateMigrationRequest.@Nullable DiscoverRequest discover) {
+        if (discover == null) {
+            return null;
+        }
+        CreateMigrationRequest.KubevirtVmiRequest vmi = discover.kubevirtVmi();
+        return new VmLocator(discover.libvirtDomain(),
+                vmi == null ? null : new VmLocator.KubevirtVmi(vmi.namespace(), vmi.name()));
     }
 
     private boolean onHost(Migration migration, @Nullable String host) {

@@ -10,6 +10,7 @@ import io.netpass.controller.migration.MigrationSnapshot;
 import io.netpass.controller.migration.MigrationState;
 import io.netpass.controller.migration.Nic;
 import io.netpass.controller.migration.RecordedEvent;
+import io.netpass.controller.migration.VmLocator;
 
 /**
  * A migration as the API shows it ({@code Migration} in the contract). {@code settled}: it finished and its agents
@@ -32,14 +33,15 @@ public record MigrationView(
         boolean recovered,
         List<RecordedEvent> events,
         @Nullable MigrationReport report,
-        boolean settled) {
+        boolean settled,
+        @Nullable VmLocator discover) {
 
     static MigrationView of(MigrationSnapshot snapshot) {
         return new MigrationView(snapshot.id(), snapshot.idempotencyKey(), snapshot.vm(), snapshot.state(),
                 snapshot.reason(), snapshot.sourceAgent().toString(), snapshot.destinationAgent().toString(),
                 snapshot.nics(), snapshot.createdAt(), snapshot.updatedAt(), snapshot.armedAt(),
                 snapshot.switchingAt(), snapshot.finishedAt(), snapshot.recovered(), snapshot.events(),
-                snapshot.report(), snapshot.settled());
+                snapshot.report(), snapshot.settled(), snapshot.discover());
     }
 
     /** {@code MigrationList} in the contract. */

@@ -23,6 +23,7 @@ import io.netpass.controller.agents.AgentNameTakenException;
 import io.netpass.controller.migration.MigrationConflictException;
 import io.netpass.controller.migration.MigrationFinishedException;
 import io.netpass.controller.migration.MigrationNotFoundException;
+import io.netpass.controller.migration.SourceAgentNotFoundException;
 import io.netpass.controller.migration.UnknownAgentException;
 import io.netpass.controller.migration.VmAlreadyMigratingException;
 import reactor.core.publisher.Mono;
@@ -61,6 +62,12 @@ public class ProblemResponses extends ResponseEntityExceptionHandler {
     @ExceptionHandler(UnknownAgentException.class)
     ResponseEntity<ProblemDetail> unknownAgent(UnknownAgentException e) {
         return problem(HttpStatus.UNPROCESSABLE_CONTENT, "unknown-agent", "Unknown agent", e);
+    }
+
+    @ExceptionHandler(SourceAgentNotFoundException.class)
+    ResponseEntity<ProblemDetail> sourceNotFound(SourceAgentNotFoundException e) {
+        return problem(HttpStatus.UNPROCESSABLE_CONTENT, "source-agent-not-found", "No single source agent found the VM",
+                e);
     }
 
     @ExceptionHandler(AgentNameTakenException.class)

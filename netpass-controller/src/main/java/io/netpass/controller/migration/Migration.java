@@ -25,10 +25,14 @@ public final class Migration {
     private final String vm;
     private final URI sourceAgent;
     private final URI destinationAgent;
-    private final List<Nic> nics;
+    private final List<Nic> requestedNics;
+    private final @Nullable VmLocator discover;
     private final Instant createdAt;
     private final boolean recovered;
-    private final MigrationReport.Observation[] observed;
+    /** The requested NICs, replaced once by the discovered ones. */
+    private List<Nic> nics;
+    private MigrationReport.Observation[] observed;
+    private boolean discovered;
     /** Only one poll or settlement at a time per migration. */
     private final AtomicBoolean busy = new AtomicBoolean();
 
@@ -46,21 +50,29 @@ public final class Migration {
     private long version;
 
     Migration(String id, @Nullable String idempotencyKey, String vm, URI sourceAgent, URI destinationAgent,
-            List<Nic> nics, Instant createdAt, boolean recovered, MigrationState state) {
+            List<Nic> nics, @Nullable VmLocator discover, Instant createdAt, boolean recovered, MigrationState state) {
         this.id = id;
         this.idempotencyKey = idempotencyKey;
         this.vm = vm;
         this.sourceAgent = sourceAgent;
         this.destinationAgent = destinationAgent;
-        this.nics = List.copyOf(nics);
+        this.requestedNics = List.copyOf(nics);
+        this.nics = requestedNics;
+        this.discover = discover;
+        this.discovered = discover == null || (!nics.isEmpty() && nics.stream().allMatch(Nic::hasTaps));
         this.createdAt = createdAt;
         this.recovered = recovered;
         this.state = state;
         this.updatedAt = createdAt;
-        this.observed = new MigrationReport.Observation[nics.size()];
-        for (int i = 0; i < observed.length; i++) {
-            observed[i] = new MigrationReport.Observation();
+        this.observed = observations(nics.size());
+    }
+
+    private static MigrationReport.Observation[] observations(int count) {
+        MigrationReport.Observation[] observations = new MigrationReport.Observation[count];
+        for (int i = 0; i < count; i++) {
+            observations[i] = new MigrationReport.Observation();
         }
+        return observations;
     }
 
     public String id() {
@@ -83,8 +95,35 @@ public final class Migration {
         return destinationAgent;
     }
 
-    public List<Nic> nics() {
+    /** The NICs: as requested until discovery, then with the taps the agents found. */
+    public synchronized List<Nic> nics() {
         return nics;
+    }
+
+    /** The NICs as the request listed them (for a discovering migration: the MACs to keep, or none). */
+    List<Nic> requestedNics() {
+        return requestedNics;
+    }
+
+    /** How the agents find the VM's taps, if the request let them. */
+    public @Nullable VmLocator discover() {
+        return discover;
+    }
+
+    /** Whether every NIC has its taps: not so for a discovering migration until the agents answered. */
+    synchronized boolean discovered() {
+        return discovered;
+    }
+
+    /** Takes the NICs the agents discovered, each with both taps; once, before arming. */
+    synchronized void discovered(List<Nic> found) {
+        if (discovered) {
+            throw new IllegalStateException(id + ": NICs already known");
+        }
+        nics = List.copyOf(found);
+        observed = observations(nics.size());
+        discovered = true;
+        version++;
     }
 
     public boolean recovered() {
@@ -230,6 +269,6 @@ public final class Migration {
     public synchronized MigrationSnapshot snapshot() {
         return new MigrationSnapshot(id, idempotencyKey, vm, state, reason, sourceAgent, destinationAgent, nics,
                 createdAt, updatedAt, armedAt, switchingAt, finishedAt, recovered, List.copyOf(events),
-                reported ? MigrationReport.of(id, observed) : null, version, settled);
+                reported ? MigrationReport.of(id, observed) : null, version, settled, discover);
     }
 }

@@ -77,7 +77,64 @@ public final class MigrationCoordinator implements AutoCloseable {
         return arming.timeout(wait, Mono.empty()).thenReturn(created);
     }
 
+    /**
+     * Finds the source of a migration that names only its destination: the one known agent other than the
+     * destination's whose host runs the VM. Ends within the agent call timeout.
+     *
+     * @throws SourceAgentNotFoundException (in the Mono) if no agent or several found it
+     */
+    public Mono<URI> locateSource(VmLocator vm, URI destinationAgent) {
+        AgentClient.Discover request = discoverRequest(vm);
+        List<URI> candidates = directory.all().stream().map(AgentDirectory.KnownAgent::baseUrl)
+                .filter(agent -> !agent.equals(destinationAgent)).toList();
+        return Flux.fromIterable(candidates)
+                .flatMap(agent -> agents.discover(agent, request).map(found -> agent)
+                        .onErrorResume(AgentCallException.class, e -> Mono.empty()))
+                .collectList()
+                .map(found -> {
+                    if (found.size() != 1) {
+                        throw new SourceAgentNotFoundException((found.isEmpty() ? "none" : found.size())
+                                + " of the " + candidates.size() + " known agents besides the destination found "
+                                + vm + (found.isEmpty() ? "" : ": " + found));
+                    }
+                    return found.getFirst();
+                });
+    }
+
+    private static AgentClient.Discover discoverRequest(VmLocator vm) {
+        VmLocator.KubevirtVmi vmi = vm.kubevirtVmi();
+        return new AgentClient.Discover(vm.libvirtDomain(),
+                vmi == null ? null : new AgentClient.KubevirtVmi(vmi.namespace(), vmi.name()));
+    }
+
     private Mono<Void> arm(Migration migration) {
+        if (migration.discovered()) {
+            return armNics(migration);
+        }
+        VmLocator vm = Objects.requireNonNull(migration.discover());
+        AgentClient.Discover request = discoverRequest(vm);
+        List<String> wanted = migration.requestedNics().stream().map(nic -> Objects.requireNonNull(nic.mac()))
+                .toList();
+        return Mono.zip(agents.discover(migration.sourceAgent(), request),
+                        agents.discover(migration.destinationAgent(), request))
+                .map(found -> DiscoveredNics.pair(wanted, found.getT1(), found.getT2()))
+                .flatMap(nics -> {
+                    if (!migration.state().active()) {
+                        return Mono.empty(); // cancelled while discovering: nothing to arm
+                    }
+                    migration.discovered(nics);
+                    log.info("{}: discovered {} on {} and {}: {}", migration.id(), vm, migration.sourceAgent(),
+                            migration.destinationAgent(), nics);
+                    return armNics(migration);
+                })
+                .onErrorResume(e -> e instanceof AgentCallException || e instanceof IllegalArgumentException, e -> {
+                    log.warn("{}: netpass steps aside, discovery of {} failed: {}", migration.id(), vm,
+                            e.getMessage());
+                    return settle(migration, MigrationState.DEGRADED, "discovery failed: " + e.getMessage(), false);
+                });
+    }
+
+    private Mono<Void> armNics(Migration migration) {
         List<Mono<SideResult>> calls = new ArrayList<>();
         for (int i = 0; i < migration.nics().size(); i++) {
             Nic nic = migration.nics().get(i);
@@ -85,11 +142,13 @@ public final class MigrationCoordinator implements AutoCloseable {
             List<String> macs = List.of(Objects.requireNonNull(nic.mac(), "a new migration's NICs have MACs"));
             calls.add(side(index, AgentRole.DESTINATION, migration.destinationAgent(),
                     agents.armDestination(migration.destinationAgent(), migration.sessionId(i),
-                            new AgentClient.ArmDestination(nic.destinationTap(), nic.destinationNamespace(), macs,
+                            new AgentClient.ArmDestination(Objects.requireNonNull(nic.destinationTap()),
+                                    nic.destinationNamespace(), macs,
                                     migration.sourceAgent().toString()))));
             calls.add(side(index, AgentRole.SOURCE, migration.sourceAgent(),
                     agents.armSource(migration.sourceAgent(), migration.sessionId(i),
-                            new AgentClient.ArmSource(nic.sourceTap(), nic.sourceNamespace(), macs))));
+                            new AgentClient.ArmSource(Objects.requireNonNull(nic.sourceTap()),
+                                    nic.sourceNamespace(), macs))));
         }
         return Flux.merge(calls).collectList().doOnNext(results -> armed(migration, results)).then();
     }
@@ -175,6 +234,9 @@ public final class MigrationCoordinator implements AutoCloseable {
 
     /** Tells the agents of both sides about an event; failures are logged, not fatal. */
     private Mono<Void> forward(Migration migration, MigrationEventType type) {
+        if (!migration.discovered()) {
+            return Mono.empty(); // no agent holds a session yet
+        }
         List<URI> targets = migration.sourceAgent().equals(migration.destinationAgent())
                 ? List.of(migration.sourceAgent())
                 : List.of(migration.sourceAgent(), migration.destinationAgent());
@@ -312,6 +374,10 @@ public final class MigrationCoordinator implements AutoCloseable {
      * Also used for a finished migration found in the state directory after a restart.
      */
     Mono<Void> finishSettling(Migration migration) {
+        if (!migration.discovered()) {
+            // Finished before its NICs were known: no agent was armed.
+            return Mono.<Void>empty().doFinally(signal -> migrations.settled(migration));
+        }
         return readAll(migration, true)
                 .doOnNext(results -> results.stream()
                         .filter(result -> result.session() != null)

@@ -194,7 +194,7 @@ public final class MigrationRecovery implements AutoCloseable {
                 .min(Comparator.naturalOrder()).orElse(Instant.now()) : null;
         Migration migration = new Migration(id, null, Migration.UNKNOWN_VM,
                 Objects.requireNonNull(found.sourceAgent), Objects.requireNonNull(found.destinationAgent), nics,
-                armedAt, true, released ? MigrationState.SWITCHING : MigrationState.ARMED);
+                null, armedAt, true, released ? MigrationState.SWITCHING : MigrationState.ARMED);
         migration.restoreTimes(armedAt, switchingAt);
         found.sources.forEach(migration::observe);
         found.destinations.forEach(migration::observe);

@@ -27,6 +27,7 @@ import org.jspecify.annotations.Nullable;
  * @param report what netpass did, once the agents reported anything
  * @param version increases with every state change
  * @param settled whether the agents were disarmed after it finished
+ * @param discover how the agents find the VM's taps, if the request let them
  */
 public record MigrationSnapshot(
         String id,
@@ -46,5 +47,6 @@ public record MigrationSnapshot(
         List<RecordedEvent> events,
         @Nullable MigrationReport report,
         long version,
-        boolean settled) {
+        boolean settled,
+        @Nullable VmLocator discover) {
 }

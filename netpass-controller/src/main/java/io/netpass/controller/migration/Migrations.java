@@ -98,7 +98,8 @@ public final class Migrations {
                 throw new VmAlreadyMigratingException(request.vm(), busy);
             }
             migration = new Migration(id, request.idempotencyKey(), request.vm(), request.sourceAgent(),
-                    request.destinationAgent(), request.nics(), Instant.now(), false, MigrationState.PENDING);
+                    request.destinationAgent(), request.nics(), request.discover(), Instant.now(), false,
+                    MigrationState.PENDING);
             index(migration);
         }
         notify(migration, null, MigrationState.PENDING);
