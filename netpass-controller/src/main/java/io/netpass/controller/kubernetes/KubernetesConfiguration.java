@@ -27,6 +27,10 @@ class KubernetesConfiguration {
             config.withMasterUrl(properties.masterUrl().toString());
         }
         Config built = config.build();
+        if (built.getMasterUrl() != null && built.getMasterUrl().startsWith("http:")) {
+            // Cleartext (kubectl proxy, a test server): the JDK client's h2c upgrade is not understood there.
+            built.setHttp2Disable(true);
+        }
         if (properties.namespace() != null) {
             built.setNamespace(properties.namespace());
         } else if (built.getNamespace() == null) {

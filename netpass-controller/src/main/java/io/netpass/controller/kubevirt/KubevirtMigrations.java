@@ -228,7 +228,7 @@ public final class KubevirtMigrations implements AutoCloseable {
         }
         NewMigration request = new NewMigration(id, null, vmi.namespace() + "/" + vmi.name(),
                 source.get().baseUrl(), target.get().baseUrl(), nics(vmi),
-                new VmLocator(null, new VmLocator.KubevirtVmi(vmi.namespace(), vmi.name())));
+                VmLocator.kubevirt(vmi.namespace(), vmi.name()));
         objectById.put(id, object.namespace() + "/" + object.name());
         try {
             coordinator.create(request, Duration.ZERO).subscribe();
@@ -242,7 +242,7 @@ public final class KubevirtMigrations implements AutoCloseable {
 
     /** The VMI's NICs as the agents need them: its MACs; the agents find the taps. */
     private static List<Nic> nics(KubevirtObjects.Vmi vmi) {
-        return List.of();
+        return vmi.macs().stream().map(Nic::toDiscover).toList();
     }
 
     /** Passes KubeVirt's phase on to an existing netpass migration. */

@@ -85,6 +85,19 @@ public final class SimulatedAgent implements AutoCloseable {
             return state;
         }
 
+        /** The agents' session id, {@code MIGRATION.NIC}. */
+        public String migrationId() {
+            return migrationId;
+        }
+
+        public String tap() {
+            return tap;
+        }
+
+        public List<String> vmMacs() {
+            return vmMacs;
+        }
+
         public @Nullable String sourceAgent() {
             return sourceAgent;
         }
@@ -115,6 +128,8 @@ public final class SimulatedAgent implements AutoCloseable {
     private final String token;
     private final Script script;
     private final ConcurrentMap<Key, Session> sessions = new ConcurrentHashMap<>();
+    /** The VMs discovery finds here: {@code NAMESPACE/NAME} of a KubeVirt VMI or a libvirt domain, to its NICs. */
+    private final ConcurrentMap<String, List<Map<String, String>>> vms = new ConcurrentHashMap<>();
     private final List<String> requests = new CopyOnWriteArrayList<>();
     private final AtomicInteger disarms = new AtomicInteger();
     private volatile int armFailureStatus;
@@ -142,7 +157,8 @@ public final class SimulatedAgent implements AutoCloseable {
                         .get("/v1/migrations/{id}/{role}", this::get)
                         .delete("/v1/migrations/{id}/{role}", this::disarm)
                         .post("/v1/migrations/{id}/events", this::event)
-                        .get("/v1/sessions", this::list))
+                        .get("/v1/sessions", this::list)
+                        .post("/v1/discovery", this::discover))
                 .bindNow();
         this.port = server.port();
     }
@@ -184,6 +200,20 @@ public final class SimulatedAgent implements AutoCloseable {
     public SimulatedAgent restartEmpty() {
         close();
         return new SimulatedAgent(name, token, script, port);
+    }
+
+    /**
+     * A VM that discovery finds on this host: a KubeVirt VMI ({@code NAMESPACE/NAME}) or a libvirt domain, with one
+     * NIC of this MAC on a tap of this name in the namespace {@code /run/netns/AGENT-NAME}.
+     */
+    public void runsVm(String vm, String mac, String tap) {
+        vms.put(vm, List.of(Map.of("mac", mac, "tap", tap, "namespace", "/run/netns/" + name)));
+    }
+
+    /** Sessions of a migration, whatever its NIC index: {@code ID.N}. */
+    public List<Session> sessionsOf(String migrationId) {
+        return sessions.values().stream().filter(session -> session.migrationId.startsWith(migrationId + "."))
+                .toList();
     }
 
     public Optional<Session> session(String sessionId, String role) {
@@ -318,6 +348,20 @@ public final class SimulatedAgent implements AutoCloseable {
                 default -> { }
             }
             return response.status(202).send();
+        }));
+    }
+
+    private Mono<Void> discover(HttpServerRequest request, HttpServerResponse response) {
+        return guarded(request, response, () -> request.receive().aggregate().asString().flatMap(text -> {
+            JsonNode body = JSON.readTree(text);
+            JsonNode vmi = body.path("kubevirtVmi");
+            String vm = vmi.isObject() ? vmi.path("namespace").asString() + "/" + vmi.path("name").asString()
+                    : body.path("libvirtDomain").asString();
+            List<Map<String, String>> nics = vms.get(vm);
+            if (nics == null) {
+                return problem(response, 404, "no VM " + vm + " on " + name);
+            }
+            return json(response, 200, Map.of("qemuPid", 4242, "nics", nics));
         }));
     }
 
