@@ -7,6 +7,8 @@ import org.springframework.context.annotation.Configuration;
 
 import io.netpass.agent.capture.ArmedTaps;
 import io.netpass.agent.capture.CaptureProperties;
+import io.netpass.agent.discovery.DiscoveryProperties;
+import io.netpass.agent.discovery.VmDiscovery;
 import io.netpass.agent.migration.ForwardingProperties;
 import io.netpass.agent.metrics.AgentMeters;
 import io.netpass.agent.migration.MigrationSessions;
@@ -43,8 +45,13 @@ class AgentConfiguration {
     }
 
     @Bean
-    TapPolicy tapPolicy(AgentSecurityProperties security) {
-        return new TapPolicy(security);
+    VmDiscovery vmDiscovery(DiscoveryProperties discovery) {
+        return new VmDiscovery(discovery);
+    }
+
+    @Bean
+    TapPolicy tapPolicy(AgentSecurityProperties security, VmDiscovery discovery) {
+        return new TapPolicy(security, discovery::isQemu);
     }
 
     @Bean

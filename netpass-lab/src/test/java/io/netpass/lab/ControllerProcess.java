@@ -231,6 +231,16 @@ final class ControllerProcess implements AutoCloseable {
         return process.pid();
     }
 
+    /** The API's base URL. */
+    URI baseUri() {
+        return URI.create("http://127.0.0.1:" + launch.apiPort());
+    }
+
+    /** The file holding the caller token (what an orchestrator, or the libvirt hook, presents). */
+    Path callerTokenFile() {
+        return Path.of(launch.properties().get("netpass.controller.security.caller-token-file"));
+    }
+
     Path log() {
         return launch.log();
     }

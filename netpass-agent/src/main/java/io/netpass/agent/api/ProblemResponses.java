@@ -18,6 +18,10 @@ import org.springframework.web.reactive.result.method.annotation.ResponseEntityE
 import org.springframework.web.server.ServerWebExchange;
 
 import io.netpass.agent.capture.TapAlreadyArmedException;
+import io.netpass.agent.discovery.NoTapNicException;
+import io.netpass.agent.discovery.NotAQemuProcessException;
+import io.netpass.agent.discovery.SeveralVmsFoundException;
+import io.netpass.agent.discovery.VmNotFoundException;
 import io.netpass.agent.linux.InterfaceNotFoundException;
 import io.netpass.agent.linux.NativeCallException;
 import io.netpass.agent.linux.NotANetworkNamespaceException;
@@ -76,6 +80,26 @@ public class ProblemResponses extends ResponseEntityExceptionHandler {
     @ExceptionHandler(SessionNotFoundException.class)
     ProblemDetail notFound(SessionNotFoundException e) {
         return problem(HttpStatus.NOT_FOUND, "session-not-found", "No such session", e);
+    }
+
+    @ExceptionHandler(VmNotFoundException.class)
+    ProblemDetail vmNotFound(VmNotFoundException e) {
+        return problem(HttpStatus.NOT_FOUND, "vm-not-found", "No such VM on this host", e);
+    }
+
+    @ExceptionHandler(SeveralVmsFoundException.class)
+    ProblemDetail severalVms(SeveralVmsFoundException e) {
+        return problem(HttpStatus.CONFLICT, "several-vms-found", "Several QEMU processes match", e);
+    }
+
+    @ExceptionHandler(NotAQemuProcessException.class)
+    ProblemDetail notQemu(NotAQemuProcessException e) {
+        return problem(HttpStatus.UNPROCESSABLE_CONTENT, "not-a-qemu-process", "Not a QEMU process", e);
+    }
+
+    @ExceptionHandler(NoTapNicException.class)
+    ProblemDetail noTapNic(NoTapNicException e) {
+        return problem(HttpStatus.UNPROCESSABLE_CONTENT, "no-tap-nic", "No NIC on a tap", e);
     }
 
     @ExceptionHandler(IllegalArgumentException.class)

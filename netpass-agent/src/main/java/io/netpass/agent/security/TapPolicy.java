@@ -1,8 +1,6 @@
 package io.netpass.agent.security;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.util.function.IntPredicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -16,11 +14,16 @@ public final class TapPolicy {
     private final Pattern interfaces;
     private final Pattern namespaces;
     private final boolean qemuOnly;
+    private final IntPredicate isQemu;
 
-    public TapPolicy(AgentSecurityProperties properties) {
+    /**
+     * @param isQemu whether a pid is a QEMU process (by its executable: a process can give itself any name)
+     */
+    public TapPolicy(AgentSecurityProperties properties, IntPredicate isQemu) {
         this.interfaces = Pattern.compile(properties.allowedInterfaces());
         this.namespaces = Pattern.compile(properties.allowedNamespaces());
         this.qemuOnly = properties.procNamespacesOfQemuOnly();
+        this.isQemu = isQemu;
     }
 
     /** @throws TapNotAllowedException if the interface or namespace is outside the allow-lists */
@@ -37,16 +40,8 @@ public final class TapPolicy {
                     + namespaces.pattern());
         }
         Matcher proc = PROC_NAMESPACE.matcher(namespace);
-        if (qemuOnly && proc.matches() && !isQemu(proc.group(1))) {
+        if (qemuOnly && proc.matches() && !isQemu.test(Integer.parseInt(proc.group(1)))) {
             throw new TapNotAllowedException("process " + proc.group(1) + " is not a QEMU process");
-        }
-    }
-
-    private static boolean isQemu(String pid) {
-        try {
-            return Files.readString(Path.of("/proc", pid, "comm")).strip().startsWith("qemu");
-        } catch (IOException e) {
-            return false;
         }
     }
 }

@@ -77,6 +77,12 @@ class AgentContractIT {
         assertThat(((Schema<?>) schemas.get("MacList").getItems()).getPattern()).isEqualTo(ApiPatterns.MAC);
         assertThat(((Schema<?>) schemas.get("ArmDestinationRequest").getProperties().get("sourceAgent")).getPattern())
                 .isEqualTo(ApiPatterns.AGENT_URL);
+        assertThat(((Schema<?>) schemas.get("DiscoveryRequest").getProperties().get("libvirtDomain")).getPattern())
+                .isEqualTo(ApiPatterns.LIBVIRT_DOMAIN);
+        assertThat(((Schema<?>) schemas.get("KubevirtVmi").getProperties().get("namespace")).getPattern())
+                .isEqualTo(ApiPatterns.KUBERNETES_NAMESPACE);
+        assertThat(((Schema<?>) schemas.get("KubevirtVmi").getProperties().get("name")).getPattern())
+                .isEqualTo(ApiPatterns.KUBERNETES_NAME);
     }
 
     @Test
@@ -112,6 +118,9 @@ class AgentContractIT {
                 .status()).isEqualTo(400);
         assertThat(api.armSource("c-1", "tapnothere0", null, java.util.List.of("52:54:00:6e:74:01")).status())
                 .isEqualTo(422);
+        assertThat(api.discover("{\"libvirtDomain\":\"nothere-contract\"}").status()).isEqualTo(404);
+        assertThat(api.discover("{\"qemuPid\":" + agent.pid() + "}").status()).isEqualTo(422);
+        assertThat(api.discover("{\"qemuPid\":0}").status()).isEqualTo(400);
         String huge = "{\"tap\":\"" + "t".repeat(100_000) + "\",\"vmMacs\":[\"52:54:00:6e:74:01\"]}";
         // Spring reports a body over spring.codec.max-in-memory-size as unreadable content.
         assertThat(api.put(AgentApi.ARM_SOURCE, "c-2", huge).status()).as("a body over the codec limit")

@@ -28,6 +28,7 @@ public final class AgentApi {
     public static final String SESSION = "/v1/migrations/{migrationId}/{role}";
     public static final String EVENTS = "/v1/migrations/{migrationId}/events";
     public static final String SESSIONS = "/v1/sessions";
+    public static final String DISCOVERY = "/v1/discovery";
     public static final String PEER_FRAMES = "/v1/peer/migrations/{migrationId}/frames";
 
     private static final ObjectMapper JSON = JsonMapper.builder().build();
@@ -106,6 +107,11 @@ public final class AgentApi {
 
     public Response event(String migrationId, String type) {
         return request("POST", EVENTS, expand(EVENTS, migrationId, null), "{\"type\":\"" + type + "\"}");
+    }
+
+    /** Asks the agent to find a VM: {@code locator} is the JSON body, e.g. {@code {"qemuPid": 42}}. */
+    public Response discover(String locator) {
+        return request("POST", DISCOVERY, DISCOVERY, locator);
     }
 
     /** A pull as a peer would make it, read whole (for refusals: an accepted pull streams until its END). */

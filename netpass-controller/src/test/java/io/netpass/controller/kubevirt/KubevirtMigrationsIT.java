@@ -26,7 +26,7 @@ import tools.jackson.databind.json.JsonMapper;
  */
 class KubevirtMigrationsIT {
 
-    private static final String NAMESPACE = "apps";
+    static final String NAMESPACE = "apps";
     private static final String MAC = "52:54:00:6b:76:01";
     private static final Map<String, String> OPTED_IN = Map.of("netpass.io/enabled", "true");
     private static final Duration WAIT = Duration.ofSeconds(15);
@@ -66,9 +66,22 @@ class KubevirtMigrationsIT {
 
     /** A VM on host-a whose NIC both agents find, and a migration of it to host-b. */
     private String vmAndMigration(String vm, Map<String, String> labels, String targetNode) {
-        cluster.runVmi(NAMESPACE, vm, "host-a", MAC, labels);
-        lab.source.runsVm(NAMESPACE + "/" + vm, MAC, "tap-src");
-        lab.destination.runsVm(NAMESPACE + "/" + vm, MAC, "tap-dst");
+        return vmAndMigration(cluster, lab, vm, MAC, labels, targetNode);
+    }
+
+    /**
+     * A VMI {@code vm} in {@code apps} running on host-a, with one NIC of this MAC on a tap both simulated agents
+     * find, and a VirtualMachineInstanceMigration {@code VM-migration} of it (Pending) whose target pod will be
+     * scheduled on {@code targetNode}; returns the netpass migration id.
+     */
+    static String vmAndMigration(KubevirtCluster cluster, ControllerLab lab, String vm, String mac,
+            Map<String, String> labels, String targetNode) {
+        cluster.runVmi(NAMESPACE, vm, "host-a", mac, labels);
+        // virt-launcher names the libvirt domain NAMESPACE_NAME.
+        lab.source.runs(NAMESPACE + "_" + vm, 4242, List.of(Map.of("mac", mac, "tap", "tap-src",
+                "namespace", "/proc/4242/ns/net")));
+        lab.destination.runs(NAMESPACE + "_" + vm, 4343, List.of(Map.of("mac", mac, "tap", "tap-dst",
+                "namespace", "/proc/4343/ns/net")));
         String migration = vm + "-migration";
         cluster.target(NAMESPACE, migration, targetNode);
         String uid = cluster.migrate(NAMESPACE, migration, vm).getMetadata().getUid();

@@ -1,5 +1,6 @@
 package io.netpass.controller.kubevirt;
 
+import static io.netpass.controller.kubevirt.KubevirtMigrationsIT.NAMESPACE;
 import static io.netpass.controller.kubevirt.KubevirtMigrationsIT.awaitTrue;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -29,7 +30,6 @@ import io.netpass.controller.testing.RunningController;
  */
 class LeaderElectionIT {
 
-    private static final String NAMESPACE = "apps";
     private static final String MAC = "52:54:00:6b:76:11";
 
     @TempDir
@@ -88,13 +88,10 @@ class LeaderElectionIT {
 
     /** A VM on host-a migrating to host-b, moved on to TargetReady; the netpass migration's id. */
     private String migrationToTargetReady(String vm) {
-        cluster.runVmi(NAMESPACE, vm, "host-a", MAC, Map.of("netpass.io/enabled", "true"));
-        lab.source.runsVm(NAMESPACE + "/" + vm, MAC, "tap-src");
-        lab.destination.runsVm(NAMESPACE + "/" + vm, MAC, "tap-dst");
-        cluster.target(NAMESPACE, vm + "-migration", "host-b");
-        String uid = cluster.migrate(NAMESPACE, vm + "-migration", vm).getMetadata().getUid();
+        String id = KubevirtMigrationsIT.vmAndMigration(cluster, lab, vm, MAC, Map.of("netpass.io/enabled", "true"),
+                "host-b");
         cluster.through(NAMESPACE, vm + "-migration", KubevirtCluster.SUCCESSFUL_PHASES.subList(1, 5));
-        return KubevirtMigrations.migrationId(uid);
+        return id;
     }
 
     @Test

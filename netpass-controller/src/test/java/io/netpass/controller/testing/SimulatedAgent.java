@@ -90,16 +90,20 @@ public final class SimulatedAgent implements AutoCloseable {
             return migrationId;
         }
 
+        public @Nullable String sourceAgent() {
+            return sourceAgent;
+        }
+
         public String tap() {
             return tap;
         }
 
-        public List<String> vmMacs() {
-            return vmMacs;
+        public @Nullable String namespace() {
+            return namespace;
         }
 
-        public @Nullable String sourceAgent() {
-            return sourceAgent;
+        public List<String> vmMacs() {
+            return vmMacs;
         }
 
         Map<String, Object> document() {
@@ -128,13 +132,13 @@ public final class SimulatedAgent implements AutoCloseable {
     private final String token;
     private final Script script;
     private final ConcurrentMap<Key, Session> sessions = new ConcurrentHashMap<>();
-    /** The VMs discovery finds here: {@code NAMESPACE/NAME} of a KubeVirt VMI or a libvirt domain, to its NICs. */
-    private final ConcurrentMap<String, List<Map<String, String>>> vms = new ConcurrentHashMap<>();
     private final List<String> requests = new CopyOnWriteArrayList<>();
     private final AtomicInteger disarms = new AtomicInteger();
     private volatile int armFailureStatus;
     private volatile Duration answerDelay = Duration.ZERO;
     private volatile boolean autoComplete = true;
+    /** What {@code POST /v1/discovery} finds, by the request's JSON body. */
+    private final ConcurrentMap<JsonNode, Map<String, Object>> vms = new ConcurrentHashMap<>();
     private final int port;
     /** Open connections, closed on stop: a stopped agent must not keep answering on kept-alive connections. */
     private final ChannelGroup connections = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
@@ -186,6 +190,20 @@ public final class SimulatedAgent implements AutoCloseable {
         autoComplete = enabled;
     }
 
+    /**
+     * Makes this agent's host run libvirt domain {@code domain} (also KubeVirt VMI {@code NAMESPACE/NAME} if the
+     * domain is {@code NAMESPACE_NAME}) as QEMU {@code qemuPid} with {@code nics}: each a MAC, tap and namespace.
+     */
+    public void runs(String domain, int qemuPid, List<Map<String, String>> nics) {
+        Map<String, Object> found = Map.of("qemuPid", qemuPid, "nics", nics);
+        vms.put(JSON.valueToTree(Map.of("libvirtDomain", domain)), found);
+        int split = domain.indexOf('_');
+        if (split > 0) {
+            vms.put(JSON.valueToTree(Map.of("kubevirtVmi", Map.of("namespace", domain.substring(0, split),
+                    "name", domain.substring(split + 1)))), found);
+        }
+    }
+
     /** Stops answering: the port is closed, so connections are refused. */
     public void stop() {
         DisposableServer running = server;
@@ -200,14 +218,6 @@ public final class SimulatedAgent implements AutoCloseable {
     public SimulatedAgent restartEmpty() {
         close();
         return new SimulatedAgent(name, token, script, port);
-    }
-
-    /**
-     * A VM that discovery finds on this host: a KubeVirt VMI ({@code NAMESPACE/NAME}) or a libvirt domain, with one
-     * NIC of this MAC on a tap of this name in the namespace {@code /run/netns/AGENT-NAME}.
-     */
-    public void runsVm(String vm, String mac, String tap) {
-        vms.put(vm, List.of(Map.of("mac", mac, "tap", tap, "namespace", "/run/netns/" + name)));
     }
 
     /** Sessions of a migration, whatever its NIC index: {@code ID.N}. */
@@ -353,15 +363,9 @@ public final class SimulatedAgent implements AutoCloseable {
 
     private Mono<Void> discover(HttpServerRequest request, HttpServerResponse response) {
         return guarded(request, response, () -> request.receive().aggregate().asString().flatMap(text -> {
-            JsonNode body = JSON.readTree(text);
-            JsonNode vmi = body.path("kubevirtVmi");
-            String vm = vmi.isObject() ? vmi.path("namespace").asString() + "/" + vmi.path("name").asString()
-                    : body.path("libvirtDomain").asString();
-            List<Map<String, String>> nics = vms.get(vm);
-            if (nics == null) {
-                return problem(response, 404, "no VM " + vm + " on " + name);
-            }
-            return json(response, 200, Map.of("qemuPid", 4242, "nics", nics));
+            Map<String, Object> found = vms.get(JSON.readTree(text));
+            return found == null ? problem(response, 404, "no QEMU process on this host runs " + text)
+                    : json(response, 200, found);
         }));
     }
 
