@@ -3,23 +3,32 @@ package io.netpass.controller.kubevirt;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
 
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResourceList;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.FilterWatchListDeletable;
+import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.netpass.controller.agents.AgentDirectory;
@@ -27,6 +36,7 @@ import io.netpass.controller.kubevirt.KubevirtObjects.Phase;
 import io.netpass.controller.migration.Migration;
 import io.netpass.controller.migration.MigrationCoordinator;
 import io.netpass.controller.migration.MigrationEventType;
+import io.netpass.controller.migration.MigrationReport;
 import io.netpass.controller.migration.MigrationSnapshot;
 import io.netpass.controller.migration.Migrations;
 import io.netpass.controller.migration.NewMigration;
@@ -92,7 +102,7 @@ public final class KubevirtMigrations implements AutoCloseable {
             return;
         }
         long resync = properties.resync().toMillis();
-        List<@Nullable String> namespaces = properties.namespaces().isEmpty() ? java.util.Collections.singletonList(null)
+        List<@Nullable String> namespaces = properties.namespaces().isEmpty() ? Collections.singletonList(null)
                 : List.copyOf(properties.namespaces());
         for (String namespace : namespaces) {
             vmiInformers.add(resources(KubevirtObjects.VMIS, namespace).inform(new Handler(this::vmiChanged, null),
@@ -112,21 +122,20 @@ public final class KubevirtMigrations implements AutoCloseable {
         vmiInformers.clear();
     }
 
-    private io.fabric8.kubernetes.client.dsl.FilterWatchListDeletable<GenericKubernetesResource,
-            io.fabric8.kubernetes.api.model.GenericKubernetesResourceList,
-            io.fabric8.kubernetes.client.dsl.Resource<GenericKubernetesResource>> resources(
-            io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext context, @Nullable String namespace) {
+    private FilterWatchListDeletable<GenericKubernetesResource, GenericKubernetesResourceList,
+            Resource<GenericKubernetesResource>> resources(
+            ResourceDefinitionContext context, @Nullable String namespace) {
         var all = client.genericKubernetesResources(context);
         return namespace == null ? all.inAnyNamespace() : all.inNamespace(namespace);
     }
 
     /** Informer callbacks, handed to the work thread. */
     private final class Handler implements ResourceEventHandler<GenericKubernetesResource> {
-        private final java.util.function.Consumer<GenericKubernetesResource> changed;
-        private final java.util.function.@Nullable Consumer<GenericKubernetesResource> deleted;
+        private final Consumer<GenericKubernetesResource> changed;
+        private final @Nullable Consumer<GenericKubernetesResource> deleted;
 
-        Handler(java.util.function.Consumer<GenericKubernetesResource> changed,
-                java.util.function.@Nullable Consumer<GenericKubernetesResource> deleted) {
+        Handler(Consumer<GenericKubernetesResource> changed,
+                @Nullable Consumer<GenericKubernetesResource> deleted) {
             this.changed = changed;
             this.deleted = deleted;
         }
@@ -212,8 +221,8 @@ public final class KubevirtMigrations implements AutoCloseable {
         if (state == null) {
             return; // KubeVirt fills in the nodes; the next change brings them
         }
-        String sourceNode = java.util.Objects.requireNonNull(state.sourceNode());
-        String targetNode = java.util.Objects.requireNonNull(state.targetNode());
+        String sourceNode = Objects.requireNonNull(state.sourceNode());
+        String targetNode = Objects.requireNonNull(state.targetNode());
         Optional<AgentDirectory.KnownAgent> source = directory.named(sourceNode);
         Optional<AgentDirectory.KnownAgent> target = directory.named(targetNode);
         if (source.isEmpty() || target.isEmpty()) {
@@ -251,7 +260,7 @@ public final class KubevirtMigrations implements AutoCloseable {
             return;
         }
         MigrationSnapshot snapshot = migration.snapshot();
-        Set<MigrationEventType> seen = java.util.EnumSet.noneOf(MigrationEventType.class);
+        Set<MigrationEventType> seen = EnumSet.noneOf(MigrationEventType.class);
         snapshot.events().stream().map(RecordedEvent::type).forEach(seen::add);
         switch (phase) {
             case SUCCEEDED -> {
@@ -308,7 +317,7 @@ public final class KubevirtMigrations implements AutoCloseable {
         if (skipped.add(object.uid())) {
             log.warn("{}: netpass stays out of VirtualMachineInstanceMigration {}/{}: {}",
                     migrationId(object.uid()), object.namespace(), object.name(), reason);
-            Map<String, Object> report = new java.util.LinkedHashMap<>();
+            Map<String, Object> report = new LinkedHashMap<>();
             report.put("state", "SKIPPED");
             report.put("reason", reason);
             annotate(object.namespace(), object.name(), report);
@@ -321,14 +330,14 @@ public final class KubevirtMigrations implements AutoCloseable {
         if (object == null) {
             return;
         }
-        Map<String, Object> report = new java.util.LinkedHashMap<>();
+        Map<String, Object> report = new LinkedHashMap<>();
         report.put("migration", migration.id());
         report.put("state", migration.state().name());
         if (migration.reason() != null) {
             report.put("reason", migration.reason());
         }
         if (migration.report() != null) {
-            var counters = migration.report();
+            MigrationReport counters = migration.report();
             report.put("final", counters.finalCounters());
             report.put("exact", counters.exact());
             report.put("framesSaved", counters.framesSaved());

@@ -41,6 +41,14 @@ public final class KubevirtCluster implements AutoCloseable {
             .withGroup("kubevirt.io").withVersion("v1").withKind("VirtualMachineInstanceMigration")
             .withPlural("virtualmachineinstancemigrations").withScope("Namespaced").build();
 
+    /** The mock server logs every request at INFO; kept here so that the level holds (JUL keeps loggers weakly). */
+    private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger(
+            "io.fabric8.mockwebserver.MockWebServer");
+
+    static {
+        MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
+    }
+
     private final KubernetesMockServer server;
     private final KubernetesClient client;
 
