@@ -15,9 +15,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The agents the controller knows: the configured ones, those that registered themselves and, in Kubernetes, those
- * discovered as the agent DaemonSet's pods. A registration renewed within {@code agent-stale-after} is fresh; a
- * stale one is still listed, and its sessions still watched.
+ * The agents the controller knows: the configured ones and those that registered themselves. A registration renewed
+ * within {@code agent-stale-after} is fresh; a stale one is still listed, and its sessions still watched.
  */
 public final class AgentDirectory {
 
@@ -75,14 +74,30 @@ public final class AgentDirectory {
         return view(entry, Instant.now());
     }
 
+    public List<KnownAgent> all() {
+        Instant now = Instant.now();
+        return byName.values().stream().map(entry -> view(entry, now))
+                .sorted(Comparator.comparing(KnownAgent::name)).toList();
+    }
+
+    /** Whether some known agent has this base URL. */
+    public boolean knows(URI baseUrl) {
+        return nameOf(baseUrl).isPresent();
+    }
+
+    public Optional<String> nameOf(URI baseUrl) {
+        URI url = normalize(baseUrl);
+        return byName.values().stream().filter(entry -> entry.baseUrl().equals(url)).map(Entry::name).findFirst();
+    }
+
     /**
-     * Records an agent discovered in Kubernetes (its pod runs on node {@code name}); a configured agent of that name
-     * wins and is kept.
+     * Records an agent discovered in Kubernetes (its pod runs on node {@code name}); a configured or registered
+     * agent of that name wins and is kept: those are the operator's and the agent's own word.
      */
     public void discovered(String name, URI baseUrl) {
         URI url = normalize(baseUrl);
         byName.compute(name, (key, existing) -> {
-            if (existing != null && existing.origin() == Origin.STATIC) {
+            if (existing != null && existing.origin() != Origin.DISCOVERED) {
                 return existing;
             }
             if (existing == null || !existing.baseUrl().equals(url)) {
@@ -108,22 +123,6 @@ public final class AgentDirectory {
     public Optional<KnownAgent> named(String name) {
         Entry entry = byName.get(name);
         return entry == null ? Optional.empty() : Optional.of(view(entry, Instant.now()));
-    }
-
-    public List<KnownAgent> all() {
-        Instant now = Instant.now();
-        return byName.values().stream().map(entry -> view(entry, now))
-                .sorted(Comparator.comparing(KnownAgent::name)).toList();
-    }
-
-    /** Whether some known agent has this base URL. */
-    public boolean knows(URI baseUrl) {
-        return nameOf(baseUrl).isPresent();
-    }
-
-    public Optional<String> nameOf(URI baseUrl) {
-        URI url = normalize(baseUrl);
-        return byName.values().stream().filter(entry -> entry.baseUrl().equals(url)).map(Entry::name).findFirst();
     }
 
     private KnownAgent view(Entry entry, Instant now) {

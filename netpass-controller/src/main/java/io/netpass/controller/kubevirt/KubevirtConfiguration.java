@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.netpass.controller.agents.AgentDirectory;
 import io.netpass.controller.kubernetes.KubernetesProperties;
 import io.netpass.controller.kubernetes.Leadership;
+import io.netpass.controller.metrics.ControllerMeters;
 import io.netpass.controller.migration.MigrationCoordinator;
 import io.netpass.controller.migration.Migrations;
 import tools.jackson.databind.json.JsonMapper;
@@ -20,8 +21,9 @@ class KubevirtConfiguration {
 
     @Bean(destroyMethod = "close")
     KubevirtMigrations kubevirtMigrations(KubernetesClient client, KubevirtProperties properties,
-            MigrationCoordinator coordinator, Migrations migrations, AgentDirectory directory, JsonMapper json) {
-        return new KubevirtMigrations(client, properties, coordinator, migrations, directory, json);
+            MigrationCoordinator coordinator, Migrations migrations, AgentDirectory directory, JsonMapper json,
+            ControllerMeters meters) {
+        return new KubevirtMigrations(client, properties, coordinator, migrations, directory, json, meters);
     }
 
     /** Starts watching once the application runs (the REST API and agents are up), stops first on shutdown. */

@@ -33,6 +33,8 @@ import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.netpass.controller.agents.AgentDirectory;
 import io.netpass.controller.kubevirt.KubevirtObjects.Phase;
+import io.netpass.controller.metrics.ControllerMeters;
+import io.netpass.controller.metrics.ControllerMeters.KubevirtOutcome;
 import io.netpass.controller.migration.Migration;
 import io.netpass.controller.migration.MigrationCoordinator;
 import io.netpass.controller.migration.MigrationEventType;
@@ -68,6 +70,7 @@ public final class KubevirtMigrations implements AutoCloseable {
     private final Migrations migrations;
     private final AgentDirectory directory;
     private final JsonMapper json;
+    private final ControllerMeters meters;
     /** The VirtualMachineInstanceMigration ({@code namespace/name}) of each netpass migration this created. */
     private final Map<String, String> objectById = new ConcurrentHashMap<>();
     /** Migrations (by uid) netpass stays out of, so that the reason is written and logged once. */
@@ -79,13 +82,15 @@ public final class KubevirtMigrations implements AutoCloseable {
     private final Disposable reports;
 
     public KubevirtMigrations(KubernetesClient client, KubevirtProperties properties, MigrationCoordinator coordinator,
-            Migrations migrations, AgentDirectory directory, JsonMapper json) {
+            Migrations migrations, AgentDirectory directory, JsonMapper json, ControllerMeters meters) {
         this.client = client;
         this.properties = properties;
         this.coordinator = coordinator;
         this.migrations = migrations;
         this.directory = directory;
         this.json = json;
+        this.meters = meters;
+        meters.kubevirtLeader(this::watching);
         this.reports = migrations.changes()
                 .filter(migration -> objectById.containsKey(migration.id()) && migration.snapshot().settled())
                 .subscribe(migration -> submit(() -> report(migration.snapshot())));
@@ -229,7 +234,7 @@ public final class KubevirtMigrations implements AutoCloseable {
             String missing = source.isEmpty() ? sourceNode : targetNode;
             if (object.phase() == Phase.RUNNING) {
                 // Too late to wait for it: the switchover may come any moment. The migration goes on without netpass.
-                skip(object, "no netpass agent on node " + missing);
+                skip(object, "no netpass agent on node " + missing, KubevirtOutcome.NO_AGENT);
             } else {
                 log.info("{}: no netpass agent on node {} yet; waiting until the migration runs", id, missing);
             }
@@ -240,12 +245,16 @@ public final class KubevirtMigrations implements AutoCloseable {
                 VmLocator.kubevirt(vmi.namespace(), vmi.name()));
         objectById.put(id, object.namespace() + "/" + object.name());
         try {
-            coordinator.create(request, Duration.ZERO).subscribe();
+            coordinator.create(request, Duration.ZERO).subscribe(created -> {
+                if (created.created()) {
+                    meters.kubevirtMigration(KubevirtOutcome.CREATED);
+                }
+            });
             log.info("{}: arming for VirtualMachineInstanceMigration {}/{} of {} from {} to {}", id,
                     object.namespace(), object.name(), request.vm(), sourceNode, targetNode);
         } catch (RuntimeException e) {
             objectById.remove(id);
-            skip(object, "netpass refused the migration: " + e.getMessage());
+            skip(object, "netpass refused the migration: " + e.getMessage(), KubevirtOutcome.REFUSED);
         }
     }
 
@@ -313,8 +322,9 @@ public final class KubevirtMigrations implements AutoCloseable {
         return List.copyOf(which);
     }
 
-    private void skip(KubevirtObjects.Migration object, String reason) {
+    private void skip(KubevirtObjects.Migration object, String reason, KubevirtOutcome outcome) {
         if (skipped.add(object.uid())) {
+            meters.kubevirtMigration(outcome);
             log.warn("{}: netpass stays out of VirtualMachineInstanceMigration {}/{}: {}",
                     migrationId(object.uid()), object.namespace(), object.name(), reason);
             Map<String, Object> report = new LinkedHashMap<>();

@@ -126,6 +126,18 @@ class AgentPodsTest {
         assertThat(configured.orElseThrow().baseUrl()).isEqualTo(URI.create("http://10.9.9.9:7070"));
     }
 
+    @Test
+    void anAgentThatRegisteredItselfUnderTheNodesNameIsKept() {
+        discover(KubernetesProperties.AgentAddress.POD_IP, List.of());
+        directory.register("node-1", URI.create("http://10.1.0.11:7071"));
+        agentPod("netpass-agent-x1", "node-1", "10.1.0.11", true);
+        agentPod("netpass-agent-x2", "node-2", "10.1.0.12", true);
+
+        awaitTrue(() -> directory.named("node-2").isPresent());
+        assertThat(directory.named("node-1").orElseThrow().origin()).isEqualTo(AgentDirectory.Origin.REGISTERED);
+        assertThat(directory.named("node-1").orElseThrow().baseUrl()).isEqualTo(URI.create("http://10.1.0.11:7071"));
+    }
+
     private static void awaitTrue(BooleanSupplier condition) {
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
         while (!condition.getAsBoolean()) {

@@ -13,6 +13,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.netpass.controller.testing.ControllerLab;
 import io.netpass.controller.testing.KubevirtCluster;
 import io.netpass.controller.testing.SimulatedAgent;
@@ -125,6 +127,15 @@ class KubevirtMigrationsIT {
         assertThat(lab.destination.sessionCount()).as("disarmed").isZero();
         assertThat(lab.destination.requests()).anyMatch(request -> request.startsWith("POST /v1/migrations/"
                 + session + "/events"));
+        assertThat(kubevirtMigrations("created")).isEqualTo(1);
+        assertThat(lab.controller().context().getBean(MeterRegistry.class).get("netpass.controller.kubevirt.leader")
+                .gauge().value()).isEqualTo(1);
+    }
+
+    private double kubevirtMigrations(String outcome) {
+        Counter counter = lab.controller().context().getBean(MeterRegistry.class)
+                .find("netpass.controller.kubevirt.migrations").tag("outcome", outcome).counter();
+        return counter == null ? 0 : counter.count();
     }
 
     @Test
@@ -205,6 +216,8 @@ class KubevirtMigrationsIT {
         assertThat(report.path("state").asString()).isEqualTo("SKIPPED");
         assertThat(report.path("reason").asString()).contains("no netpass agent on node host-c");
         assertThat(lab.source.sessionsOf(id)).isEmpty();
+        assertThat(kubevirtMigrations("no-agent")).isEqualTo(1);
+        assertThat(kubevirtMigrations("created")).isZero();
     }
 
     private static boolean armed(SimulatedAgent agent, String id) {
