@@ -13,6 +13,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -130,6 +131,18 @@ public final class QemuLab implements AutoCloseable {
     /** The taps, namespaces and MAC netpass works with. */
     public MigrationEndpoints endpoints() {
         return new MigrationEndpoints(namespacePath("a"), SOURCE_TAP, namespacePath("b"), DESTINATION_TAP, vmMac);
+    }
+
+    /** The source QEMU's pid, once started: what an agent on host A is given to discover the VM. */
+    public OptionalLong sourceQemuPid() {
+        QemuProcess qemu = source;
+        return qemu == null ? OptionalLong.empty() : OptionalLong.of(qemu.pid());
+    }
+
+    /** The destination QEMU's pid, once started. */
+    public OptionalLong destinationQemuPid() {
+        QemuProcess qemu = destination;
+        return qemu == null ? OptionalLong.empty() : OptionalLong.of(qemu.pid());
     }
 
     /** The client and guest, for a {@link MigrationProbe}. */

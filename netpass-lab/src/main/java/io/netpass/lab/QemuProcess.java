@@ -100,6 +100,11 @@ final class QemuProcess implements AutoCloseable {
         return client;
     }
 
+    /** The QEMU process itself ({@code ip netns exec} execs QEMU). */
+    long pid() {
+        return process.pid();
+    }
+
     boolean alive() {
         return process.isAlive();
     }

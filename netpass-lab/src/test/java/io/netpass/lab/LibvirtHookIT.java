@@ -99,7 +99,7 @@ class LibvirtHookIT {
 
     @Test
     void anIncomingMigrationIsRegisteredWithTheTapsBothAgentsDiscoveredAndItsFailureReported() throws Exception {
-        Path config = config("hook", controller.baseUri().toString());
+        Path config = config("hook", controller.baseUri().toString(), "b");
 
         // libvirtd on the destination: migrate begin (a filter of the domain XML), then the domain's start.
         Hook migrate = hook(config, "migrate", "begin", "-");
@@ -140,7 +140,7 @@ class LibvirtHookIT {
 
     @Test
     void anUnreachableControllerNeitherFailsNorHoldsUpTheMigration() throws Exception {
-        Path config = config("unreachable", "http://127.0.0.1:9");
+        Path config = config("unreachable", "http://127.0.0.1:9", "b");
 
         long started = System.nanoTime();
         Hook migrate = hook(config, "migrate", "begin", "-");
@@ -158,6 +158,20 @@ class LibvirtHookIT {
         assertThat(hook(WORK.resolve("no-such.conf"), "started", "begin", "-").exitCode()).isZero();
     }
 
+    @Test
+    void aStartThatIsNoIncomingMigrationIsNotRegistered() throws Exception {
+        // Host A's QEMU runs the domain without -incoming: a marker left by a migration that never started QEMU
+        // (an offline one, say) must not make an ordinary start a migration.
+        Path config = config("ordinary", controller.baseUri().toString(), "a");
+        int before = controller.call("GET", "/v1/migrations?vm=" + uuid, null).json().path("items").size();
+
+        assertThat(hook(config, "migrate", "begin", "-").exitCode()).isZero();
+        assertThat(hook(config, "started", "begin", "-").exitCode()).isZero();
+
+        assertThat(controller.call("GET", "/v1/migrations?vm=" + uuid, null).json().path("items")).hasSize(before);
+        assertThat(Files.readString(WORK.resolve("ordinary.log"))).contains("not waiting for a migration");
+    }
+
     private static String[] libvirtNic(String name, String tap) {
         return new String[] {"-name", "guest=" + name + ",debug-threads=on",
             "-netdev", "{\"type\":\"tap\",\"ifname\":\"" + tap + "\",\"script\":\"no\",\"downscript\":\"no\","
@@ -172,8 +186,9 @@ class LibvirtHookIT {
         return all;
     }
 
-    private static Path config(String name, String controllerUrl) throws IOException {
+    private static Path config(String name, String controllerUrl, String libvirtHost) throws IOException {
         return Files.writeString(WORK.resolve(name + ".conf"), String.join("\n",
+                "NETPASS_LIBVIRT_RUN_DIR=" + WORK.resolve(libvirtHost + "-libvirt").toAbsolutePath(),
                 "NETPASS_CONTROLLER_URL=" + controllerUrl,
                 "NETPASS_CONTROLLER_TOKEN_FILE=" + controller.callerTokenFile().toAbsolutePath(),
                 "NETPASS_AGENT_URL=" + destinationAgent.baseUri(),

@@ -20,7 +20,7 @@ final class DiscoveredNics {
      * The NICs to arm.
      *
      * @param wanted MACs to keep; empty for every NIC the source found
-     * @throws IllegalArgumentException naming what does not match
+     * @throws NicsDoNotMatchException naming what does not match
      */
     static List<Nic> pair(List<String> wanted, AgentClient.Discovered source, AgentClient.Discovered destination) {
         Map<String, AgentClient.DiscoveredNic> sources = byMac(source, "source");
@@ -28,7 +28,7 @@ final class DiscoveredNics {
         List<String> macs = wanted.isEmpty() ? List.copyOf(sources.keySet())
                 : wanted.stream().map(mac -> mac.toLowerCase(Locale.ROOT)).toList();
         if (macs.isEmpty()) {
-            throw new IllegalArgumentException("the source's QEMU (pid " + source.qemuPid()
+            throw new NicsDoNotMatchException("the source's QEMU (pid " + source.qemuPid()
                     + ") has no tap NIC with a MAC");
         }
         List<Nic> nics = new ArrayList<>(macs.size());
@@ -36,7 +36,7 @@ final class DiscoveredNics {
             AgentClient.DiscoveredNic from = sources.get(mac);
             AgentClient.DiscoveredNic to = destinations.get(mac);
             if (from == null || to == null) {
-                throw new IllegalArgumentException("no tap NIC with MAC " + mac + " on the "
+                throw new NicsDoNotMatchException("no tap NIC with MAC " + mac + " on the "
                         + (from == null ? "source (QEMU pid " + source.qemuPid() + ")"
                                 : "destination (QEMU pid " + destination.qemuPid() + ")"));
             }
@@ -53,7 +53,7 @@ final class DiscoveredNics {
                 continue; // QEMU picked the MAC itself; nothing names it on the other side
             }
             if (byMac.put(mac.toLowerCase(Locale.ROOT), nic) != null) {
-                throw new IllegalArgumentException("two tap NICs with MAC " + mac + " on the " + side);
+                throw new NicsDoNotMatchException("two tap NICs with MAC " + mac + " on the " + side);
             }
         }
         return byMac;

@@ -127,7 +127,7 @@ public final class MigrationCoordinator implements AutoCloseable {
                             migration.destinationAgent(), nics);
                     return armNics(migration);
                 })
-                .onErrorResume(e -> e instanceof AgentCallException || e instanceof IllegalArgumentException, e -> {
+                .onErrorResume(e -> e instanceof AgentCallException || e instanceof NicsDoNotMatchException, e -> {
                     log.warn("{}: netpass steps aside, discovery of {} failed: {}", migration.id(), vm,
                             e.getMessage());
                     return settle(migration, MigrationState.DEGRADED, "discovery failed: " + e.getMessage(), false);
