@@ -113,16 +113,6 @@ public final class QemuLab implements AutoCloseable {
         return this;
     }
 
-    /** The source QEMU's process id (as libvirtd's pid file on host A would hold it). */
-    public long sourcePid() {
-        return Objects.requireNonNull(source, "the source VM was not started").pid();
-    }
-
-    /** The destination QEMU's process id. */
-    public long destinationPid() {
-        return Objects.requireNonNull(destination, "the destination QEMU was not started").pid();
-    }
-
     /** The lab's id, part of every name it creates. */
     public String id() {
         return id;

@@ -84,10 +84,6 @@ final class QemuProcess implements AutoCloseable {
         }
     }
 
-    long pid() {
-        return process.pid();
-    }
-
     String name() {
         return name;
     }

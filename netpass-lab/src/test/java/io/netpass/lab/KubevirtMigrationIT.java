@@ -159,9 +159,9 @@ class KubevirtMigrationIT {
                         "true"));
                 lab.bootSource();
                 lab.startDestination();
-                Files.writeString(WORK.resolve("a-libvirt").resolve(domain + ".pid"), Long.toString(lab.sourcePid()));
+                Files.writeString(WORK.resolve("a-libvirt").resolve(domain + ".pid"), Long.toString(lab.sourceQemuPid().orElseThrow()));
                 Files.writeString(WORK.resolve("b-libvirt").resolve(domain + ".pid"),
-                        Long.toString(lab.destinationPid()));
+                        Long.toString(lab.destinationQemuPid().orElseThrow()));
                 outcome = lab.migrateOnce(phases, MigrationProbe.Kind.ICMP_ECHO, PROBES_PER_SECOND);
             }
             log.info("attempt {}: {}; report {}", attempt, outcome.summary(), phases.report);
