@@ -1,13 +1,12 @@
 package io.netpass.controller.kubernetes;
 
 import java.net.URI;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
 
 import org.jspecify.annotations.Nullable;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -22,7 +21,8 @@ import io.netpass.controller.agents.AgentDirectory;
  */
 public final class AgentPods implements AutoCloseable {
 
-    private static final Logger log = LoggerFactory.getLogger(AgentPods.class);
+    /** Pod events are what matters; a resync only repeats them (the directory ignores repeats). */
+    private static final Duration RESYNC = Duration.ZERO;
 
     /** An agent as a pod gives it: its node and URL. */
     private record PodAgent(String node, URI baseUrl) {
@@ -48,9 +48,8 @@ public final class AgentPods implements AutoCloseable {
         if (informer != null) {
             return;
         }
-        log.info("discovering agents: pods {} in namespace {}", properties.labelSelector(), namespace);
-        informer = client.pods().inNamespace(namespace).withLabelSelector(properties.labelSelector())
-                .inform(new ResourceEventHandler<>() {
+        informer = Watches.start(client.pods().inNamespace(namespace).withLabelSelector(properties.labelSelector()),
+                new ResourceEventHandler<Pod>() {
                     @Override
                     public void onAdd(Pod pod) {
                         seen(pod);
@@ -65,7 +64,7 @@ public final class AgentPods implements AutoCloseable {
                     public void onDelete(Pod pod, boolean finalStateUnknown) {
                         withdraw(pod.getMetadata().getUid());
                     }
-                });
+                }, RESYNC, "agent pods " + properties.labelSelector() + " in " + namespace);
     }
 
     private void seen(Pod pod) {

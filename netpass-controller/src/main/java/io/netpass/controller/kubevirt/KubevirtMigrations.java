@@ -32,6 +32,7 @@ import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.netpass.controller.agents.AgentDirectory;
+import io.netpass.controller.kubernetes.Watches;
 import io.netpass.controller.kubevirt.KubevirtObjects.Phase;
 import io.netpass.controller.metrics.ControllerMeters;
 import io.netpass.controller.metrics.ControllerMeters.KubevirtOutcome;
@@ -106,17 +107,16 @@ public final class KubevirtMigrations implements AutoCloseable {
         if (!migrationInformers.isEmpty()) {
             return;
         }
-        long resync = properties.resync().toMillis();
         List<@Nullable String> namespaces = properties.namespaces().isEmpty() ? Collections.singletonList(null)
                 : List.copyOf(properties.namespaces());
         for (String namespace : namespaces) {
-            vmiInformers.add(resources(KubevirtObjects.VMIS, namespace).inform(new Handler(this::vmiChanged, null),
-                    resync));
-            migrationInformers.add(resources(KubevirtObjects.MIGRATIONS, namespace).inform(
-                    new Handler(this::migrationChanged, this::migrationDeleted), resync));
+            String where = namespace == null ? "all namespaces" : "namespace " + namespace;
+            vmiInformers.add(Watches.start(resources(KubevirtObjects.VMIS, namespace),
+                    new Handler(this::vmiChanged, null), properties.resync(), "VirtualMachineInstances in " + where));
+            migrationInformers.add(Watches.start(resources(KubevirtObjects.MIGRATIONS, namespace),
+                    new Handler(this::migrationChanged, this::migrationDeleted), properties.resync(),
+                    "VirtualMachineInstanceMigrations in " + where));
         }
-        log.info("watching KubeVirt migrations in {}", properties.namespaces().isEmpty() ? "all namespaces"
-                : properties.namespaces());
     }
 
     /** Stops watching (this replica no longer leads); the migrations already created go on. */
