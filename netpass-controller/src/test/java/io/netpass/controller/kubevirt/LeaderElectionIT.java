@@ -23,6 +23,8 @@ import io.netpass.controller.migration.Migrations;
 import io.netpass.controller.testing.ControllerLab;
 import io.netpass.controller.testing.KubevirtCluster;
 import io.netpass.controller.testing.RunningController;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Two controller replicas against one API server: only the Lease holder drives KubeVirt migrations, and when it
@@ -95,7 +97,7 @@ class LeaderElectionIT {
     }
 
     @Test
-    void onlyTheLeaderDrivesMigrationsAndTheOtherReplicaTakesOverWhenItStops() throws Exception {
+    void onlyTheLeaderDrivesMigrationsAndTheOtherReplicaTakesOverWhenItStopsAlsoTheOneInFlight() throws Exception {
         first = replica("replica-a");
         awaitTrue("replica-a leads", () -> watching(first) && "replica-a".equals(holder()));
         second = replica("replica-b");
@@ -113,5 +115,19 @@ class LeaderElectionIT {
         String two = migrationToTargetReady("vm-2");
         awaitTrue("armed by the new leader", () -> created(second, two).isPresent()
                 && !lab.destination.sessionsOf(two).isEmpty());
+
+        // The migration armed by the old leader goes on under the new one: released, completed and reported.
+        String session = lab.source.sessionsOf(one).getFirst().migrationId();
+        cluster.toPhase(NAMESPACE, "vm-1-migration", "Running");
+        lab.destination.release(session);
+        lab.source.release(session);
+        cluster.toPhase(NAMESPACE, "vm-1-migration", "Succeeded");
+        awaitTrue("vm-1's outcome written by the new leader",
+                () -> cluster.annotation(NAMESPACE, "vm-1-migration", "netpass.io/report") != null);
+        JsonNode report = JsonMapper.builder().build().readTree(
+                cluster.annotation(NAMESPACE, "vm-1-migration", "netpass.io/report"));
+        assertThat(report.path("migration").asString()).isEqualTo(one);
+        assertThat(report.path("state").asString()).isEqualTo("COMPLETED");
+        assertThat(report.path("forwardedFrames").asLong()).isEqualTo(42);
     }
 }
