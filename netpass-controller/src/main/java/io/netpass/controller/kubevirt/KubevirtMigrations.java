@@ -12,9 +12,10 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 import org.jspecify.annotations.Nullable;
@@ -65,6 +66,8 @@ public final class KubevirtMigrations implements AutoCloseable {
     /** The prefix of the ids of migrations created from KubeVirt. */
     public static final String ID_PREFIX = "kubevirt-";
 
+    private static final int BACKLOG = 10_000;
+
     private final KubernetesClient client;
     private final KubevirtProperties properties;
     private final MigrationCoordinator coordinator;
@@ -78,8 +81,17 @@ public final class KubevirtMigrations implements AutoCloseable {
     private final Set<String> skipped = ConcurrentHashMap.newKeySet();
     private final List<SharedIndexInformer<GenericKubernetesResource>> migrationInformers = new ArrayList<>();
     private final List<SharedIndexInformer<GenericKubernetesResource>> vmiInformers = new ArrayList<>();
-    private final ExecutorService work = Executors.newSingleThreadExecutor(
-            Thread.ofPlatform().name("netpass-kubevirt").daemon().factory());
+    /**
+     * One thread, in order, with a bounded backlog: a change dropped when it is full comes back with the next resync
+     * (level-based), so a flood of events costs latency, not memory.
+     */
+    private final ExecutorService work = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS,
+            new ArrayBlockingQueue<>(BACKLOG), Thread.ofPlatform().name("netpass-kubevirt").daemon().factory(),
+            (task, executor) -> {
+                if (!executor.isShutdown()) {
+                    log.warn("more than {} KubeVirt changes waiting; this one waits for the next resync", BACKLOG);
+                }
+            });
     private final Disposable reports;
 
     public KubevirtMigrations(KubernetesClient client, KubevirtProperties properties, MigrationCoordinator coordinator,
@@ -164,17 +176,13 @@ public final class KubevirtMigrations implements AutoCloseable {
     }
 
     private void submit(Runnable task) {
-        try {
-            work.execute(() -> {
-                try {
-                    task.run();
-                } catch (RuntimeException e) {
-                    log.warn("reconciling KubeVirt migrations failed; retried at the next change or resync", e);
-                }
-            });
-        } catch (RejectedExecutionException e) {
-            // closing
-        }
+        work.execute(() -> {
+            try {
+                task.run();
+            } catch (RuntimeException e) {
+                log.warn("reconciling KubeVirt migrations failed; retried at the next change or resync", e);
+            }
+        });
     }
 
     private void vmiChanged(GenericKubernetesResource vmi) {
