@@ -40,8 +40,13 @@ class KubevirtMigrationIT {
     private static final Path WORK = Path.of("target", "it-e2e", "KubevirtMigrationIT");
     private static final String NAMESPACE = "apps";
     private static final int PROBES_PER_SECOND = 1_000;
-    /** QEMU 7.2's TCG virtio-net bug breaks about 1 migration in 75: such a run is reported and run again. */
-    private static final int ATTEMPTS = 2;
+    /**
+     * Runs that measure something else are reported and run again: QEMU 7.2's TCG virtio-net bug (about 1 migration
+     * in 75), and a run whose source agent itself reported its accounting inexact (its capture ring overflowed, or
+     * the tap never settled while arming: the machine was too loaded to keep up, seen here on the shared 2-core
+     * machine). A run that loses frames with exact accounting fails at once.
+     */
+    private static final int ATTEMPTS = 3;
     /** Frames a QEMU may read while its VM stops and lose in its own queue beyond the one netpass forwards. */
     private static final long QEMU_STOP_RACE = 1;
     private static final Duration ARM_TIMEOUT = Duration.ofSeconds(20);
@@ -165,7 +170,8 @@ class KubevirtMigrationIT {
                 outcome = lab.migrateOnce(phases, MigrationProbe.Kind.ICMP_ECHO, PROBES_PER_SECOND);
             }
             log.info("attempt {}: {}; report {}", attempt, outcome.summary(), phases.report);
-            if (!outcome.broken()) {
+            boolean exact = phases.report != null && phases.report.path("exact").asBoolean(false);
+            if (!outcome.broken() && exact) {
                 break;
             }
         }
@@ -179,8 +185,6 @@ class KubevirtMigrationIT {
         assertThat(report.path("migration").asString()).isEqualTo(phases.migrationId);
         assertThat(report.path("state").asString()).as(report.toString()).isEqualTo("COMPLETED");
         assertThat(report.path("final").asBoolean()).isTrue();
-        // Whether arming found the tap's ring empty twice within its settle window is the agent's affair (false on
-        // a loaded machine, docs/reconciliation.md); the probes above are the measure of loss.
         assertThat(report.path("exact").isBoolean()).isTrue();
         assertThat(report.path("forwardedFrames").asLong()).as("frames the paused source VM never read")
                 .isPositive();
