@@ -75,6 +75,7 @@ public final class QemuLab implements AutoCloseable {
     private volatile @Nullable QemuProcess destination;
     private boolean migrated;
     private boolean closed;
+    private volatile @Nullable String guestName;
 
     private QemuLab(String id, GuestImage guest) {
         this.id = id;
@@ -100,6 +101,16 @@ public final class QemuLab implements AutoCloseable {
             lab.close();
             throw e instanceof RuntimeException runtime ? runtime : new IllegalStateException(e);
         }
+    }
+
+    /**
+     * Gives both QEMUs this guest name ({@code -name guest=NAME}), as libvirt gives both QEMUs of a domain the
+     * domain's name (KubeVirt's virt-launcher: {@code NAMESPACE_NAME}), so that agents discover the VM by it. Default:
+     * {@code netpass-lab-ID-src} and {@code -dst}.
+     */
+    public QemuLab named(String name) {
+        guestName = name;
+        return this;
     }
 
     /** The lab's id, part of every name it creates. */
@@ -153,7 +164,8 @@ public final class QemuLab implements AutoCloseable {
         QemuProcess qemu;
         synchronized (this) {
             requireOpen();
-            qemu = QemuProcess.launch("netpass-lab-" + id + "-src", namespace("a"), directory, guest,
+            String name = "netpass-lab-" + id + "-src";
+            qemu = QemuProcess.launch(name, guestName != null ? guestName : name, namespace("a"), directory, guest,
                     kernelArguments(), SOURCE_TAP, vmMac, null);
             source = qemu;
         }
@@ -177,7 +189,8 @@ public final class QemuLab implements AutoCloseable {
         QemuProcess qemu;
         synchronized (this) {
             requireOpen();
-            qemu = QemuProcess.launch("netpass-lab-" + id + "-dst", namespace("b"), directory, guest,
+            String name = "netpass-lab-" + id + "-dst";
+            qemu = QemuProcess.launch(name, guestName != null ? guestName : name, namespace("b"), directory, guest,
                     kernelArguments(), DESTINATION_TAP, vmMac, migrationUri());
             destination = qemu;
         }

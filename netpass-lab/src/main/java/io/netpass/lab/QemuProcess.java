@@ -36,19 +36,20 @@ final class QemuProcess implements AutoCloseable {
     }
 
     /**
-     * Starts QEMU as {@code name} in namespace {@code namespace}, with the VM's NIC on the existing tap {@code tap}.
+     * Starts QEMU as {@code name} (its files) with guest name {@code guestName} (its {@code -name}, what libvirt
+     * names the domain) in namespace {@code namespace}, with the VM's NIC on the existing tap {@code tap}.
      * With {@code incoming} set it waits for a migration stream there instead of booting. Returns at once; call
      * {@link #connect()} before using {@link #qmp()}.
      */
-    static QemuProcess launch(String name, String namespace, Path directory, GuestImage guest, String kernelArguments,
-            String tap, String mac, @Nullable String incoming) {
+    static QemuProcess launch(String name, String guestName, String namespace, Path directory, GuestImage guest,
+            String kernelArguments, String tap, String mac, @Nullable String incoming) {
         Path console = directory.resolve(name + ".console");
         Path output = directory.resolve(name + ".log");
         Path qmpSocket = directory.resolve(name + ".qmp");
         List<String> command = new ArrayList<>(List.of(
                 "ip", "netns", "exec", namespace,
                 "qemu-system-x86_64",
-                "-name", name,
+                "-name", "guest=" + guestName,
                 "-accel", "tcg",
                 "-m", "128",
                 "-nographic", "-nodefaults", "-no-user-config", "-no-reboot",

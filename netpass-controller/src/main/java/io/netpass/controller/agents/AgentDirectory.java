@@ -29,7 +29,7 @@ public final class AgentDirectory {
 
     /** Where the controller learned of an agent. */
     public enum Origin {
-        STATIC, REGISTERED
+        STATIC, REGISTERED, DISCOVERED
     }
 
     /**
@@ -37,7 +37,7 @@ public final class AgentDirectory {
      *
      * @param name the agent's name
      * @param baseUrl its API's base URL, normalized
-     * @param origin configured or registered
+     * @param origin configured, registered or discovered
      * @param lastSeenAt the last registration or heartbeat; absent for configured agents
      * @param stale whether a registered agent missed its heartbeats
      */
@@ -89,7 +89,9 @@ public final class AgentDirectory {
         return agent;
     }
 
-    /** Agents that registered for the first time, or at a new URL; renewals are not repeated here. */
+    /**
+     * Agents that registered or were discovered for the first time, or at a new URL; renewals are not repeated here.
+     */
     public Flux<KnownAgent> arrivals() {
         return arrivals.asFlux();
     }
@@ -113,6 +115,49 @@ public final class AgentDirectory {
     public Optional<String> nameOf(URI baseUrl) {
         URI url = normalize(baseUrl);
         return byName.values().stream().filter(entry -> entry.baseUrl().equals(url)).map(Entry::name).findFirst();
+    }
+
+    /**
+     * Records an agent discovered in Kubernetes (its pod runs on node {@code name}); a configured or registered
+     * agent of that name wins and is kept: those are the operator's and the agent's own word.
+     */
+    public void discovered(String name, URI baseUrl) {
+        URI url = normalize(baseUrl);
+        boolean[] arrived = {false};
+        Entry entry = byName.compute(name, (key, existing) -> {
+            if (existing != null && existing.origin() != Origin.DISCOVERED) {
+                return existing;
+            }
+            if (existing == null || !existing.baseUrl().equals(url)) {
+                log.info("agent {} discovered at {}", name, url);
+                arrived[0] = true;
+            }
+            return new Entry(name, url, Origin.DISCOVERED, null);
+        });
+        if (arrived[0]) {
+            // Like a registration: recovery reads the new agent's sessions at once instead of at its next round.
+            synchronized (arrivals) {
+                arrivals.tryEmitNext(view(entry, Instant.now()));
+            }
+        }
+    }
+
+    /** Forgets a discovered agent whose pod went away, unless the name was taken over since. */
+    public void undiscovered(String name, URI baseUrl) {
+        URI url = normalize(baseUrl);
+        byName.computeIfPresent(name, (key, existing) -> {
+            if (existing.origin() == Origin.DISCOVERED && existing.baseUrl().equals(url)) {
+                log.info("agent {} at {} is gone", name, url);
+                return null;
+            }
+            return existing;
+        });
+    }
+
+    /** The agent of this name, of whatever origin. */
+    public Optional<KnownAgent> named(String name) {
+        Entry entry = byName.get(name);
+        return entry == null ? Optional.empty() : Optional.of(view(entry, Instant.now()));
     }
 
     private KnownAgent view(Entry entry, Instant now) {

@@ -7,6 +7,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -143,5 +144,37 @@ public final class ControllerMeters {
                         .tag("outcome", outcome)
                         .register(registry))
                 .record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /** What the KubeVirt integration did with a VirtualMachineInstanceMigration of an opted-in VMI. */
+    public enum KubevirtOutcome {
+        /** A netpass migration was created for it. */
+        CREATED("created"),
+        /** No agent on its source or target node by the time it ran: the migration went on without netpass. */
+        NO_AGENT("no-agent"),
+        /** netpass refused it (the VM in another active migration, an unknown agent). */
+        REFUSED("refused");
+
+        private final String tag;
+
+        KubevirtOutcome(String tag) {
+            this.tag = tag;
+        }
+    }
+
+    /** One KubeVirt migration taken up or left alone. */
+    public void kubevirtMigration(KubevirtOutcome outcome) {
+        Counter.builder(PREFIX + "kubevirt.migrations")
+                .description("VirtualMachineInstanceMigrations of opted-in VMIs, by what netpass did with them.")
+                .tag("outcome", outcome.tag)
+                .register(registry)
+                .increment();
+    }
+
+    /** 1 while this replica leads and watches KubeVirt objects, read from {@code leading}. */
+    public void kubevirtLeader(BooleanSupplier leading) {
+        Gauge.builder(PREFIX + "kubevirt.leader", () -> leading.getAsBoolean() ? 1 : 0)
+                .description("1 while this replica holds the Lease and drives KubeVirt migrations, else 0.")
+                .register(registry);
     }
 }

@@ -85,6 +85,11 @@ public final class SimulatedAgent implements AutoCloseable {
             return state;
         }
 
+        /** The agents' session id, {@code MIGRATION.NIC}. */
+        public String migrationId() {
+            return migrationId;
+        }
+
         public @Nullable String sourceAgent() {
             return sourceAgent;
         }
@@ -213,6 +218,12 @@ public final class SimulatedAgent implements AutoCloseable {
     public SimulatedAgent restartEmpty() {
         close();
         return new SimulatedAgent(name, token, script, port);
+    }
+
+    /** Sessions of a migration, whatever its NIC index: {@code ID.N}. */
+    public List<Session> sessionsOf(String migrationId) {
+        return sessions.values().stream().filter(session -> session.migrationId.startsWith(migrationId + "."))
+                .toList();
     }
 
     public Optional<Session> session(String sessionId, String role) {
