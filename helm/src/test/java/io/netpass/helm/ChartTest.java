@@ -85,6 +85,12 @@ class ChartTest {
                 "port-forward service/np-netpass-controller", "{.data.caller\\.token}");
         String secret = values != null && values.toString().contains("tls") ? "netpass-tokens" : "np-netpass-tokens";
         assertThat(notes).contains("get secret " + secret);
+        if (values == null) {
+            assertThat(notes).contains("Agents register themselves with http://np-netpass-controller.virt.svc:7080");
+        } else if (values.toString().contains("kubevirt")) {
+            assertThat(notes).contains("ready pods of DaemonSet np-netpass-agent",
+                    "example.org/lossless-migration=\"true\" (all VMs", "as netpass.io/report");
+        }
     }
 
     @Test
