@@ -117,6 +117,35 @@ management:
       enabled: false
 {{- end }}
 
+{{/* The scheme both APIs are served with. */}}
+{{- define "netpass.scheme" -}}
+{{- .Values.tls.enabled | ternary "https" "http" }}
+{{- end }}
+
+{{/* The controller's API base URL agents register with: registration.controllerUrl, or this release's Service. */}}
+{{- define "netpass.controllerUrl" -}}
+{{- if .Values.registration.controllerUrl }}
+{{- .Values.registration.controllerUrl }}
+{{- else }}
+{{- printf "%s://%s.%s.svc:%v" (include "netpass.scheme" .) (include "netpass.controller.fullname" .) .Release.Namespace .Values.controller.service.port }}
+{{- end }}
+{{- end }}
+
+{{/* The agent pods' labels as a label selector (what agent discovery watches); the DaemonSet's own selector. */}}
+{{- define "netpass.agent.labelSelector" -}}
+{{- $labels := include "netpass.agent.selectorLabels" . | fromYaml }}
+{{- $pairs := list }}
+{{- range $key := keys $labels | sortAlpha }}
+{{- $pairs = append $pairs (printf "%s=%s" $key (get $labels $key)) }}
+{{- end }}
+{{- join "," $pairs }}
+{{- end }}
+
+{{/* The Lease the controller replicas elect their leader with. */}}
+{{- define "netpass.leaseName" -}}
+{{- default (include "netpass.controller.fullname" .) .Values.controller.leaderElection.leaseName }}
+{{- end }}
+
 {{/* Checks of values that the schema cannot express. */}}
 {{- define "netpass.validate" -}}
 {{- if and .Values.tls.enabled .Values.agent.enabled (not .Values.tls.agentSecret) }}
@@ -124,6 +153,9 @@ management:
 {{- end }}
 {{- if and .Values.tls.enabled .Values.controller.enabled (not .Values.tls.controllerSecret) }}
 {{- fail "tls.enabled needs tls.controllerSecret: a kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt" }}
+{{- end }}
+{{- if and .Values.registration.enabled .Values.agent.enabled (not .Values.controller.enabled) (not .Values.registration.controllerUrl) }}
+{{- fail "registration.enabled with controller.enabled false needs registration.controllerUrl: the controller the agents register with" }}
 {{- end }}
 {{- if and (gt (int .Values.controller.replicas) 1) (not .Values.controller.leaderElection.enabled) }}
 {{- fail "controller.replicas > 1 needs controller.leaderElection.enabled: two active controllers would both arm agents" }}

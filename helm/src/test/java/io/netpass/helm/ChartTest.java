@@ -2,15 +2,23 @@ package io.netpass.helm;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
+
+import javax.xml.parsers.DocumentBuilderFactory;
+import javax.xml.xpath.XPathFactory;
 
 import com.marcnuri.helm.LintResult;
 
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Secret;
@@ -19,8 +27,10 @@ import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -75,6 +85,12 @@ class ChartTest {
                 "port-forward service/np-netpass-controller", "{.data.caller\\.token}");
         String secret = values != null && values.toString().contains("tls") ? "netpass-tokens" : "np-netpass-tokens";
         assertThat(notes).contains("get secret " + secret);
+        if (values == null) {
+            assertThat(notes).contains("Agents register themselves with http://np-netpass-controller.virt.svc:7080");
+        } else if (values.toString().contains("kubevirt")) {
+            assertThat(notes).contains("ready pods of DaemonSet np-netpass-agent",
+                    "example.org/lossless-migration=\"true\" (all VMs", "as netpass.io/report");
+        }
     }
 
     @Test
@@ -94,7 +110,7 @@ class ChartTest {
         assertThat(pod.getDnsPolicy()).isEqualTo("ClusterFirstWithHostNet");
         assertThat(pod.getAutomountServiceAccountToken()).isFalse();
         Container agent = pod.getContainers().getFirst();
-        assertThat(agent.getImage()).isEqualTo("netpass/agent:0.1.0");
+        assertThat(agent.getImage()).isEqualTo("netpass/agent:" + projectVersion());
         assertThat(agent.getSecurityContext().getPrivileged()).isFalse();
         assertThat(agent.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
         assertThat(agent.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
@@ -181,7 +197,7 @@ class ChartTest {
         PodSpec agent = only(objects, DaemonSet.class).getSpec().getTemplate().getSpec();
         assertThat(volume(agent, "tokens").getSecret().getSecretName()).isEqualTo(secret.getMetadata().getName());
         assertThat(volume(agent, "tokens").getSecret().getItems()).extracting(i -> i.getKey())
-                .containsExactlyInAnyOrder("controller.token", "peer.token");
+                .containsExactlyInAnyOrder("controller.token", "peer.token", "registration.token");
         Map<String, Object> agentConfig = applicationYaml(objects, "np-netpass-agent");
         String agentTokens = mount(agent.getContainers().getFirst(), "tokens").getMountPath();
         assertThat(path(agentConfig, "netpass.agent.security.controller-token-file"))
@@ -201,6 +217,9 @@ class ChartTest {
                 .as("the controller presents the token agents accept").isEqualTo(controllerTokens + "/controller.token");
         assertThat(path(controllerConfig, "netpass.controller.security.agent-registration-token-file"))
                 .isEqualTo(controllerTokens + "/registration.token");
+        assertThat(path(agentConfig, "netpass.agent.registration.token-file"))
+                .as("agents present the token the controller accepts from registering agents")
+                .isEqualTo(agentTokens + "/registration.token");
         assertThat(path(controllerConfig, "server.port")).isEqualTo(7080);
         assertThat(path(controllerConfig, "management.server.port")).isEqualTo(9092);
         assertThat(path(controllerConfig, "netpass.controller.recovery.state-directory"))
@@ -209,6 +228,177 @@ class ChartTest {
             Container container = pod.getContainers().getFirst();
             assertThat(container.getEnv()).anyMatch(e -> e.getName().equals("SPRING_CONFIG_ADDITIONAL_LOCATION")
                     && e.getValue().equals("optional:file:" + mount(container, "config").getMountPath() + "/"));
+        }
+
+        List<HasMetadata> unregistered = NetpassChart.objects(null, "registration.enabled", "false");
+        assertThat(volume(only(unregistered, DaemonSet.class).getSpec().getTemplate().getSpec(), "tokens").getSecret()
+                .getItems()).extracting(i -> i.getKey()).containsExactlyInAnyOrder("controller.token", "peer.token");
+        assertThat(volume(only(unregistered, Deployment.class).getSpec().getTemplate().getSpec(), "tokens")
+                .getSecret().getItems()).extracting(i -> i.getKey())
+                .containsExactlyInAnyOrder("caller.token", "controller.token");
+        assertThat(applicationYaml(unregistered, "np-netpass-agent").get("netpass").toString())
+                .doesNotContain("registration");
+        assertThat(applicationYaml(unregistered, "np-netpass-controller").get("netpass").toString())
+                .doesNotContain("registration");
+    }
+
+    @Test
+    void agentsRegisterWithTheReleasesControllerServiceNamedAfterTheirNodeAtTheirPodAddress() {
+        List<HasMetadata> objects = objects(null);
+        Container agent = only(objects, DaemonSet.class).getSpec().getTemplate().getSpec().getContainers().getFirst();
+        io.fabric8.kubernetes.api.model.Service service = only(objects, io.fabric8.kubernetes.api.model.Service.class);
+        Map<String, Object> config = applicationYaml(objects, "np-netpass-agent");
+        assertThat(path(config, "netpass.agent.registration.controller-url")).isEqualTo("http://"
+                + service.getMetadata().getName() + "." + NetpassChart.NAMESPACE + ".svc:"
+                + service.getSpec().getPorts().getFirst().getPort());
+        assertThat(path(config, "netpass.agent.registration.agent-name")).isEqualTo("${NODE_NAME}");
+        assertThat(fieldRef(agent, "NODE_NAME")).isEqualTo("spec.nodeName");
+        assertThat(path(config, "netpass.agent.registration.advertised-url"))
+                .as("the port the API listens on").isEqualTo("http://${POD_IP}:${server.port}");
+        assertThat(fieldRef(agent, "POD_IP")).as("the node's address with hostNetwork").isEqualTo("status.podIP");
+        assertThat(path(config, "netpass.agent.registration.interval")).isEqualTo("10s");
+
+        Map<String, Object> elsewhere = applicationYaml(NetpassChart.objects(null, "controller.enabled", "false",
+                "registration.controllerUrl", "https://netpass.example.org"), "np-netpass-agent");
+        assertThat(path(elsewhere, "netpass.agent.registration.controller-url"))
+                .isEqualTo("https://netpass.example.org");
+        assertThatThrownBy(() -> NetpassChart.render(null, "controller.enabled", "false"))
+                .hasMessageContaining("registration.controllerUrl");
+    }
+
+    private static String fieldRef(Container container, String variable) {
+        EnvVar env = container.getEnv().stream().filter(e -> e.getName().equals(variable)).findFirst().orElseThrow();
+        return env.getValueFrom().getFieldRef().getFieldPath();
+    }
+
+    @Test
+    void withTlsEveryCallBetweenTheServicesTrustsTheCaAndPresentsTheServicesCertificate() {
+        List<HasMetadata> objects = objects(NetpassChart.DIRECTORY.resolve("ci/tls-values.yaml"));
+        Map<String, Object> agent = applicationYaml(objects, "np-netpass-agent");
+        Map<String, Object> controller = applicationYaml(objects, "np-netpass-controller");
+        assertThat(path(agent, "netpass.agent.peer-tls.bundle")).isEqualTo("netpass");
+        assertThat(path(agent, "netpass.agent.registration.tls-bundle")).isEqualTo("netpass");
+        assertThat(path(agent, "netpass.agent.registration.controller-url").toString())
+                .startsWith("https://np-netpass-controller.virt.svc:");
+        assertThat(path(agent, "netpass.agent.registration.advertised-url").toString()).startsWith("https://");
+        assertThat(path(controller, "netpass.controller.agent-calls.tls-bundle")).isEqualTo("netpass");
+        assertThat(path(controller, "netpass.controller.kubernetes.agent-discovery.scheme")).isEqualTo("https");
+
+        Map<String, Object> plain = applicationYaml(objects(null), "np-netpass-controller");
+        assertThat(path(plain, "netpass.controller.kubernetes.agent-discovery.scheme")).isEqualTo("http");
+        assertThat(plain.get("netpass").toString()).doesNotContain("tls-bundle");
+        assertThat(applicationYaml(objects(null), "np-netpass-agent").get("netpass").toString())
+                .doesNotContain("peer-tls", "tls-bundle");
+    }
+
+    @Test
+    void agentDiscoveryWatchesExactlyTheAgentDaemonSetsPodsAtTheirApiPort() {
+        List<HasMetadata> objects = objects(NetpassChart.DIRECTORY.resolve("ci/kubevirt-values.yaml"));
+        DaemonSet agents = only(objects, DaemonSet.class);
+        Map<String, Object> config = applicationYaml(objects, "np-netpass-controller");
+        Map<String, String> selected = Arrays.stream(path(config,
+                "netpass.controller.kubernetes.agent-discovery.label-selector").toString().split(","))
+                .map(pair -> pair.split("=", 2)).collect(Collectors.toMap(pair -> pair[0], pair -> pair[1]));
+        assertThat(selected).isEqualTo(agents.getSpec().getSelector().getMatchLabels());
+        assertThat(agents.getSpec().getTemplate().getMetadata().getLabels()).containsAllEntriesOf(selected);
+        assertThat(only(objects, Deployment.class).getSpec().getTemplate().getMetadata().getLabels())
+                .as("the controller's own pods are no agents").doesNotContainEntry("app.kubernetes.io/component",
+                        "agent");
+        assertThat(path(config, "netpass.controller.kubernetes.agent-discovery.enabled")).isEqualTo(true);
+        assertThat(path(config, "netpass.controller.kubernetes.agent-discovery.namespace"))
+                .isEqualTo(agents.getMetadata().getNamespace());
+        assertThat(path(config, "netpass.controller.kubernetes.agent-discovery.port")).isEqualTo(agents.getSpec()
+                .getTemplate().getSpec().getContainers().getFirst().getPorts().stream()
+                .filter(p -> p.getName().equals("api")).findFirst().orElseThrow().getContainerPort());
+        assertThat(path(config, "netpass.controller.kubernetes.agent-discovery.address")).isEqualTo("HOST_IP");
+        assertThat(path(config, "netpass.controller.kubernetes.namespace")).isEqualTo(NetpassChart.NAMESPACE);
+
+        assertThat(path(config, "netpass.controller.kubevirt.enabled")).isEqualTo(true);
+        assertThat(path(config, "netpass.controller.kubevirt.all-vms")).isEqualTo(true);
+        assertThat(path(config, "netpass.controller.kubevirt.opt-in-key")).isEqualTo("example.org/lossless-migration");
+        assertThat(path(config, "netpass.controller.kubevirt.resync")).isEqualTo("1m");
+        assertThat(path(config, "netpass.controller.kubevirt.report-annotation")).isEqualTo("netpass.io/report");
+        assertThat(path(config, "netpass.controller.kubevirt.namespaces")).isEqualTo(List.of());
+        assertThat(path(config, "netpass.controller.kubernetes.leader-election.enabled")).isEqualTo(true);
+        assertThat(path(config, "netpass.controller.kubernetes.leader-election.lease-name"))
+                .isEqualTo("netpass-leader");
+        assertThat(path(config, "netpass.controller.kubernetes.leader-election.lease-duration")).isEqualTo("20s");
+        assertThat(path(config, "netpass.controller.kubernetes.leader-election.renew-deadline")).isEqualTo("10s");
+        assertThat(path(config, "netpass.controller.kubernetes.leader-election.retry-period")).isEqualTo("2s");
+
+        Map<String, Object> defaults = applicationYaml(objects(null), "np-netpass-controller");
+        assertThat(path(defaults, "netpass.controller.kubernetes.leader-election.enabled"))
+                .as("explicit: the controller's own default elects, which needs the Lease RBAC").isEqualTo(false);
+        assertThat(path(defaults, "netpass.controller.kubernetes.agent-discovery.enabled")).isEqualTo(false);
+        assertThat(path(defaults, "netpass.controller.kubevirt.enabled")).isEqualTo(false);
+    }
+
+    @Test
+    void agentDiscoveryReadsTheHostDirectoriesTheDaemonSetMounts() {
+        List<HasMetadata> defaults = objects(null);
+        Container agent = only(defaults, DaemonSet.class).getSpec().getTemplate().getSpec().getContainers()
+                .getFirst();
+        Map<String, Object> config = applicationYaml(defaults, "np-netpass-agent");
+        assertThat(path(config, "netpass.agent.discovery.netns-directory"))
+                .isEqualTo(mount(agent, "host-netns").getMountPath());
+        assertThat(path(config, "netpass.agent.discovery.proc")).as("the host's, with hostPID").isEqualTo("/proc");
+        assertThat(only(defaults, DaemonSet.class).getSpec().getTemplate().getSpec().getHostPID()).isTrue();
+        assertThat(path(config, "netpass.agent").toString()).doesNotContain("libvirt-run-directory");
+
+        List<HasMetadata> libvirt = objects(NetpassChart.DIRECTORY.resolve("ci/scheduling-values.yaml"));
+        Container libvirtAgent = only(libvirt, DaemonSet.class).getSpec().getTemplate().getSpec().getContainers()
+                .getFirst();
+        Map<String, Object> libvirtConfig = applicationYaml(libvirt, "np-netpass-agent");
+        assertThat(path(libvirtConfig, "netpass.agent.discovery.libvirt-run-directory"))
+                .isEqualTo(mount(libvirtAgent, "host-libvirt-run").getMountPath());
+        assertThat(path(libvirtConfig, "netpass.agent").toString()).doesNotContain("netns-directory");
+    }
+
+    @Test
+    void theImagesTheChartNamesAreTheOnesTheBuildTagsAndRunsAsTheirUsers() throws Exception {
+        String appVersion = YAML.readTree(NetpassChart.DIRECTORY.resolve("Chart.yaml").toFile()).path("appVersion")
+                .asString();
+        assertThat(appVersion).as("images/build-images.sh tags the images with the project version")
+                .isEqualTo(projectVersion());
+
+        Path images = Path.of("..", "images");
+        Matcher user = Pattern.compile("(?m)^USER (\\d+):(\\d+)$")
+                .matcher(Files.readString(images.resolve("controller/Dockerfile")));
+        assertThat(user.find()).as("the controller image's numeric user").isTrue();
+        PodSpec controller = only(objects(null), Deployment.class).getSpec().getTemplate().getSpec();
+        assertThat(controller.getSecurityContext().getRunAsUser()).isEqualTo(Long.parseLong(user.group(1)));
+        assertThat(controller.getSecurityContext().getRunAsGroup()).isEqualTo(Long.parseLong(user.group(2)));
+        assertThat(controller.getSecurityContext().getFsGroup()).as("the state volume is the user's")
+                .isEqualTo(Long.parseLong(user.group(2)));
+
+        // One place decides the JVM options: the images' JDK_JAVA_OPTIONS, which the chart's env replaces whole.
+        // An option on the entrypoint would come after them and win (a second collector makes the JVM refuse).
+        PodSpec agent = only(objects(null), DaemonSet.class).getSpec().getTemplate().getSpec();
+        for (String name : List.of("agent", "controller")) {
+            String dockerfile = Files.readString(images.resolve(name + "/Dockerfile"));
+            Matcher entrypoint = Pattern.compile("(?m)^ENTRYPOINT (\\[.*])$").matcher(dockerfile);
+            assertThat(entrypoint.find()).as(name).isTrue();
+            assertThat(entrypoint.group(1)).as(name + "'s entrypoint")
+                    .isEqualTo("[\"java\", \"org.springframework.boot.loader.launch.JarLauncher\"]");
+            assertThat(dockerfile).as(name).contains("ENV JDK_JAVA_OPTIONS=");
+            Container container = (name.equals("agent") ? agent : controller).getContainers().getFirst();
+            String options = container.getEnv().stream().filter(e -> e.getName().equals("JDK_JAVA_OPTIONS"))
+                    .findFirst().orElseThrow().getValue();
+            assertThat(options).as(name).contains("--enable-native-access=ALL-UNNAMED");
+            assertThat(Pattern.compile("-XX:\\+Use\\w+GC").matcher(options).results().count()).as(name)
+                    .isLessThanOrEqualTo(1);
+        }
+        assertThat(agent.getContainers().getFirst().getEnv()).filteredOn(e -> e.getName().equals("JDK_JAVA_OPTIONS"))
+                .extracting(EnvVar::getValue).singleElement().asString().contains("-XX:+UseZGC");
+    }
+
+    /** The root pom's {@code project/version}. */
+    private static String projectVersion() {
+        try {
+            return XPathFactory.newInstance().newXPath().evaluate("/project/version",
+                    DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(Path.of("..", "pom.xml").toFile()));
+        } catch (Exception e) {
+            throw new IllegalStateException("the root pom's version", e);
         }
     }
 
@@ -250,10 +440,14 @@ class ChartTest {
         List<PolicyRule> namespaced = only(kubevirt, Role.class).getRules();
         assertThat(namespaced).extracting(ChartTest::describe).containsExactlyInAnyOrder(
                 "[] [pods] [get, list, watch]",
-                "[coordination.k8s.io] [leases] [create, get, update]");
+                "[coordination.k8s.io] [leases] [create] []",
+                "[coordination.k8s.io] [leases] [get, patch, update] [netpass-leader]");
         assertThat(only(kubevirt, ClusterRole.class).getRules()).extracting(ChartTest::describe)
-                .containsExactly("[kubevirt.io] [virtualmachineinstancemigrations, virtualmachineinstances] "
-                        + "[get, list, watch]");
+                .containsExactlyInAnyOrder(
+                        "[kubevirt.io] [virtualmachineinstancemigrations] [get, list, patch, watch]",
+                        "[kubevirt.io] [virtualmachineinstances] [get, list, watch]");
+        assertThat(only(kubevirt, ClusterRoleBinding.class).getRoleRef().getName())
+                .isEqualTo(only(kubevirt, ClusterRole.class).getMetadata().getName());
         Deployment controller = only(kubevirt, Deployment.class);
         assertThat(controller.getSpec().getReplicas()).isEqualTo(2);
         assertThat(controller.getSpec().getTemplate().getSpec().getAutomountServiceAccountToken()).isTrue();
@@ -262,6 +456,22 @@ class ChartTest {
 
         assertThatThrownBy(() -> NetpassChart.render(null, "controller.replicas", "2"))
                 .hasMessageContaining("leaderElection");
+
+        // Some namespaces: a Role in each instead of the ClusterRole; no report annotation: no patch.
+        List<HasMetadata> scoped = NetpassChart.objects(null, "controller.kubevirt.enabled", "true",
+                "controller.kubevirt.namespaces[0]", "vms-a",
+                "controller.kubevirt.namespaces[1]", "vms-b", "controller.kubevirt.reportAnnotation", "");
+        assertThat(scoped).noneMatch(o -> o instanceof ClusterRole || o instanceof ClusterRoleBinding);
+        List<Role> roles = scoped.stream().filter(Role.class::isInstance).map(Role.class::cast).toList();
+        assertThat(roles).extracting(r -> r.getMetadata().getNamespace()).containsExactlyInAnyOrder("vms-a", "vms-b");
+        assertThat(roles).allSatisfy(role -> assertThat(role.getRules()).extracting(ChartTest::describe)
+                .containsExactlyInAnyOrder("[kubevirt.io] [virtualmachineinstancemigrations] [get, list, watch]",
+                        "[kubevirt.io] [virtualmachineinstances] [get, list, watch]"));
+        assertThat(scoped.stream().filter(RoleBinding.class::isInstance).map(RoleBinding.class::cast))
+                .extracting(b -> b.getMetadata().getNamespace() + " " + b.getSubjects().getFirst().getNamespace())
+                .containsExactlyInAnyOrder("vms-a virt", "vms-b virt");
+        assertThat(applicationYaml(scoped, "np-netpass-controller").get("netpass").toString())
+                .contains("namespaces=[vms-a, vms-b]");
     }
 
     @Test
@@ -320,7 +530,9 @@ class ChartTest {
     }
 
     private static String describe(PolicyRule rule) {
-        return sorted(rule.getApiGroups()) + " " + sorted(rule.getResources()) + " " + sorted(rule.getVerbs());
+        String rule3 = sorted(rule.getApiGroups()) + " " + sorted(rule.getResources()) + " " + sorted(rule.getVerbs());
+        return rule.getApiGroups().contains("coordination.k8s.io") ? rule3 + " " + sorted(rule.getResourceNames())
+                : rule3;
     }
 
     private static List<String> sorted(List<String> values) {

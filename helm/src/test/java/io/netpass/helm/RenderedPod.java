@@ -49,6 +49,9 @@ final class RenderedPod implements AutoCloseable {
 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(90);
 
+    /** The node the pods run on, as the downward API's {@code spec.nodeName} gives it. */
+    static final String NODE_NAME = "rendered-node";
+
     /**
      * The four tokens, as the chart's Secret holds them.
      *
@@ -137,12 +140,14 @@ final class RenderedPod implements AutoCloseable {
     private final String name;
     private final Process process;
     private final URI api;
+    private final URI management;
     private final Path log;
 
-    private RenderedPod(String name, Process process, URI api, Path log) {
+    private RenderedPod(String name, Process process, URI api, URI management, Path log) {
         this.name = name;
         this.process = process;
         this.api = api;
+        this.management = management;
         this.log = log;
     }
 
@@ -153,6 +158,15 @@ final class RenderedPod implements AutoCloseable {
      */
     static RenderedPod start(Path jar, PodSpec pod, List<HasMetadata> objects, Path root, Tokens tokens,
             @Nullable Path pki, String... launcher) {
+        return start(jar, pod, objects, root, tokens, pki, List.of(), launcher);
+    }
+
+    /**
+     * {@link #start(Path, PodSpec, List, Path, Tokens, Path, String...)} with {@code arguments} added to the
+     * service's command line, for what differs outside a cluster (a Service's DNS name, say).
+     */
+    static RenderedPod start(Path jar, PodSpec pod, List<HasMetadata> objects, Path root, Tokens tokens,
+            @Nullable Path pki, List<String> arguments, String... launcher) {
         Container container = pod.getContainers().getFirst();
         try {
             for (VolumeMount mount : container.getVolumeMounts()) {
@@ -189,10 +203,14 @@ final class RenderedPod implements AutoCloseable {
                     "--server.address=127.0.0.1", "--server.port=" + apiPort,
                     "--management.server.address=127.0.0.1", "--management.server.port=" + managementPort,
                     "--spring.main.banner-mode=off"));
+            command.addAll(arguments);
             ProcessBuilder builder = new ProcessBuilder(command);
             for (EnvVar variable : container.getEnv()) {
                 if (variable.getValue() != null) {
                     builder.environment().put(variable.getName(), relocate(variable.getValue(), pod, root));
+                } else if (variable.getValueFrom() != null && variable.getValueFrom().getFieldRef() != null) {
+                    builder.environment().put(variable.getName(),
+                            downwardApi(variable.getValueFrom().getFieldRef().getFieldPath(), container));
                 }
             }
             Path log = root.resolve(container.getName() + ".log");
@@ -200,9 +218,10 @@ final class RenderedPod implements AutoCloseable {
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
             String scheme = pki != null ? "https" : "http";
             RenderedPod service = new RenderedPod(container.getName(), process,
-                    URI.create(scheme + "://127.0.0.1:" + apiPort), log);
+                    URI.create(scheme + "://127.0.0.1:" + apiPort), URI.create("http://127.0.0.1:" + managementPort),
+                    log);
             try {
-                service.awaitReady(URI.create("http://127.0.0.1:" + managementPort + "/actuator/health/readiness"));
+                service.awaitReady(service.management.resolve("/actuator/health/readiness"));
             } catch (RuntimeException | Error e) {
                 service.close();
                 throw e;
@@ -211,6 +230,17 @@ final class RenderedPod implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** What the kubelet puts in a {@code fieldRef} variable: this pod runs on loopback, on {@link #NODE_NAME}. */
+    private static String downwardApi(String fieldPath, Container container) {
+        return switch (fieldPath) {
+            case "spec.nodeName" -> NODE_NAME;
+            case "status.podIP", "status.hostIP" -> "127.0.0.1";
+            case "metadata.name" -> container.getName() + "-0";
+            case "metadata.namespace" -> NetpassChart.NAMESPACE;
+            default -> throw new IllegalArgumentException("no downward API field " + fieldPath + " here");
+        };
     }
 
     private static Volume volume(PodSpec pod, VolumeMount mount) {
@@ -272,6 +302,19 @@ final class RenderedPod implements AutoCloseable {
 
     URI api() {
         return api;
+    }
+
+    /** The Prometheus exposition on the management port. */
+    String metrics() {
+        try {
+            return HttpClient.newHttpClient().send(HttpRequest.newBuilder(management.resolve("/actuator/prometheus"))
+                    .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body();
+        } catch (IOException e) {
+            throw new UncheckedIOException(name + " metrics", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     int get(HttpClient http, String path, String token) {

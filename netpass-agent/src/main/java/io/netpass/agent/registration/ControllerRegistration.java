@@ -11,6 +11,7 @@ import io.netty.channel.ChannelOption;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.boot.ssl.SslBundle;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
@@ -23,6 +24,8 @@ import reactor.core.publisher.Mono;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.resources.ConnectionProvider;
 import tools.jackson.databind.json.JsonMapper;
+
+import io.netpass.common.security.SecureClients;
 
 /**
  * Registers this agent with the controller ({@code PUT /v1/agents/NAME}) and renews the registration every
@@ -60,7 +63,8 @@ public final class ControllerRegistration implements AutoCloseable {
     private final String name;
     private final Supplier<String> token;
     private final ConnectionProvider connections;
-    private final WebClient client;
+    private final HttpClient plain;
+    private volatile WebClient client;
     private final AtomicLong successes = new AtomicLong();
     private final AtomicLong failures = new AtomicLong();
     private volatile Status status = new Status(State.STARTING, null, null);
@@ -70,17 +74,27 @@ public final class ControllerRegistration implements AutoCloseable {
     private @Nullable Disposable loop;
 
     ControllerRegistration(RegistrationProperties properties, URI controllerUrl, String name,
-            Supplier<String> token) {
+            Supplier<String> token, @Nullable SslBundle tls) {
         this.properties = properties;
         this.controllerUrl = controllerUrl;
         this.name = name;
         this.token = token;
         this.connections = ConnectionProvider.builder("netpass-registration").maxConnections(1)
                 .pendingAcquireTimeout(properties.callTimeout()).build();
-        HttpClient http = HttpClient.create(connections)
+        this.plain = HttpClient.create(connections)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, Math.toIntExact(properties.callTimeout().toMillis()))
                 .responseTimeout(properties.callTimeout());
-        this.client = WebClient.builder().clientConnector(new ReactorClientHttpConnector(http)).build();
+        this.client = webClient(tls);
+    }
+
+    /** Verifies the controller with {@code tls} from now on (a rotated bundle). */
+    void useTls(SslBundle tls) {
+        this.client = webClient(tls);
+    }
+
+    private WebClient webClient(@Nullable SslBundle tls) {
+        HttpClient http = tls == null ? plain : SecureClients.http11(plain, tls);
+        return WebClient.builder().clientConnector(new ReactorClientHttpConnector(http)).build();
     }
 
     /** Starts registering as {@code advertisedUrl}: the first attempt now, off the caller's thread. */

@@ -14,6 +14,7 @@ import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
 import org.springframework.boot.health.contributor.Status;
+import org.springframework.boot.ssl.SslBundles;
 import org.springframework.boot.web.server.Ssl;
 import org.springframework.boot.web.server.autoconfigure.ServerProperties;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
@@ -38,12 +39,18 @@ class RegistrationConfiguration {
 
     @Bean(destroyMethod = "close")
     ControllerRegistration controllerRegistration(RegistrationProperties registration,
-            AgentSecurityProperties security) {
+            AgentSecurityProperties security, SslBundles bundles) {
         Path tokenFile = Objects.requireNonNull(registration.tokenFile(),
                 "netpass.agent.registration.token-file is required when registration is on");
         TokenFile token = new TokenFile(tokenFile, security.tokenRefresh());
-        return new ControllerRegistration(registration, Objects.requireNonNull(registration.controllerUrl()),
-                agentName(registration), token::first);
+        String bundle = registration.tlsBundle();
+        ControllerRegistration controller = new ControllerRegistration(registration,
+                Objects.requireNonNull(registration.controllerUrl()), agentName(registration), token::first,
+                bundle == null ? null : bundles.getBundle(bundle));
+        if (bundle != null) {
+            bundles.addBundleUpdateHandler(bundle, controller::useTls);
+        }
+        return controller;
     }
 
     /** Starts registering once the agent is ready, with the port its API really listens on. */

@@ -34,6 +34,10 @@ import org.springframework.validation.annotation.Validated;
  * @param failureBackoff the wait before the first retry after a failed call; it doubles with every further failure.
  *     Default 1s.
  * @param maxFailureBackoff the longest wait between retries. Default 10s.
+ * @param tlsBundle name of the SSL bundle ({@code spring.ssl.bundle.pem.NAME.*}) that verifies a controller reached
+ *     over {@code https}: its trust store holds the controller's CA, its key store, if any, is this agent's client
+ *     certificate when the controller requires one. Reloaded with the bundle ({@code reload-on-update}). Default
+ *     none: an {@code https} controller is verified against the JVM's default trust store.
  */
 @ConfigurationProperties("netpass.agent.registration")
 @Validated
@@ -45,7 +49,8 @@ public record RegistrationProperties(
         @NotNull @DefaultValue("10s") Duration interval,
         @NotNull @DefaultValue("5s") Duration callTimeout,
         @NotNull @DefaultValue("1s") Duration failureBackoff,
-        @NotNull @DefaultValue("10s") Duration maxFailureBackoff) {
+        @NotNull @DefaultValue("10s") Duration maxFailureBackoff,
+        @Nullable String tlsBundle) {
 
     /** The controller's pattern for agent names. */
     static final String AGENT_NAME = "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$";
