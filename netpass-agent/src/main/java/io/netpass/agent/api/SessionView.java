@@ -55,9 +55,15 @@ public record SessionView(
         for (DropReason reason : DropReason.values()) {
             counters.put("dropped." + reason.tag(), status.drops(reason));
         }
+        SourceSession.ReleaseTimings release = session.releaseTimings();
+        Map<String, Long> timings = new LinkedHashMap<>();
+        timings.put("requestToReleaseStartMicros", micros(release.releaseStarted()));
+        timings.put("requestToReadsAccountedMicros", micros(release.readsAccounted()));
+        timings.put("requestToFirstChunkMicros", micros(release.firstChunk()));
+        timings.put("requestToBurstChunkMicros", micros(release.burstChunk()));
         return new SessionView(session.migrationId(), "source", session.state().name().toLowerCase(),
                 status.tap().tap(), namespace(status.tap().namespace()), session.armedAt(), session.releasedAt(),
-                session.failure(), status.exactSinceArm(), counters, Map.of());
+                session.failure(), status.exactSinceArm(), counters, timings);
     }
 
     static SessionView of(DestinationSession session) {
@@ -69,7 +75,12 @@ public record SessionView(
         counters.put("skippedSentByVm", session.skippedSentByVm());
         counters.put("reconnects", session.reconnects());
         counters.put("lastInjectedSequence", session.lastInjectedSequence());
+        DestinationSession.PullTimings pull = session.pullTimings();
         Map<String, Long> timings = new LinkedHashMap<>();
+        timings.put("releaseToRequestMicros", micros(pull.requestStarted()));
+        timings.put("releaseToResponseMicros", micros(pull.responseReceived()));
+        timings.put("releaseToFirstChunkMicros", micros(pull.firstChunkReceived()));
+        timings.put("releaseToFirstDecodeMicros", micros(pull.firstChunkDecoded()));
         timings.put("releaseToFirstInjectionMicros", micros(session.releaseToFirstInjectionNanos()));
         timings.put("releaseToBurstInjectedMicros", micros(session.releaseToBurstInjectedNanos()));
         return new SessionView(session.migrationId(), "destination", session.state().name().toLowerCase(),

@@ -6,6 +6,7 @@ import java.util.function.Supplier;
 
 import org.springframework.boot.ssl.SslBundle;
 import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
@@ -41,13 +42,19 @@ public final class PeerClient {
      * under this one.
      */
     public static final Duration UNFLUSHED_WINDOW_UPDATE_NUDGE = Duration.ofMillis(100);
+    /**
+     * The HTTP/2 flow-control window the default clients grant each stream (and, doubled, its connection): 1 MiB,
+     * so that a release burst flows without waiting for WINDOW_UPDATEs (HTTP/2's default is 64 KiB, less than 2,000
+     * frames of 128 B), while a stream still buffers at most this much unread.
+     */
+    public static final int STREAM_WINDOW = 1 << 20;
 
     private volatile WebClient webClient;
     private final Supplier<String> peerToken;
 
     /** A client over h2c (HTTP/2 with prior knowledge), the default between agents. */
     public PeerClient(Supplier<String> peerToken) {
-        this(HttpClient.create().protocol(HttpProtocol.H2C), peerToken);
+        this(withStreamWindow(HttpClient.create().protocol(HttpProtocol.H2C)), peerToken);
     }
 
     /** A client over HTTP/2 with TLS (ALPN h2), trusting and presenting what {@code tls} holds. */
@@ -55,6 +62,7 @@ public final class PeerClient {
         this(overTls(tls), peerToken);
     }
 
+    /** A client over {@code httpClient} as given (HTTP/2's default window unless it sets one). */
     public PeerClient(HttpClient httpClient, Supplier<String> peerToken) {
         this.webClient = webClient(httpClient);
         this.peerToken = peerToken;
@@ -76,7 +84,11 @@ public final class PeerClient {
     }
 
     private static HttpClient overTls(SslBundle tls) {
-        return SecureClients.http2(HttpClient.create(), tls);
+        return withStreamWindow(SecureClients.http2(HttpClient.create(), tls));
+    }
+
+    private static HttpClient withStreamWindow(HttpClient httpClient) {
+        return httpClient.http2Settings(settings -> settings.initialWindowSize(STREAM_WINDOW));
     }
 
     private static WebClient webClient(HttpClient httpClient) {
@@ -91,11 +103,22 @@ public final class PeerClient {
 
     /** Opens the stream of migration {@code migrationId}'s kept frames numbered after {@code after}. */
     public Mono<FrameStreamResponse> frames(URI sourceAgent, String migrationId, long after) {
-        URI uri = UriComponentsBuilder.fromUri(sourceAgent)
+        return frames(sourceAgent, migrationId, after, false);
+    }
+
+    /**
+     * Opens the stream of migration {@code migrationId}'s kept frames; with {@code hold}, the source answers only
+     * once the frames are released ({@link #release}, or the source sees the VM run elsewhere), so that a stream
+     * opened in advance is ready the moment the VM runs.
+     */
+    public Mono<FrameStreamResponse> frames(URI sourceAgent, String migrationId, long after, boolean hold) {
+        UriComponentsBuilder builder = UriComponentsBuilder.fromUri(sourceAgent)
                 .path("/v1/peer/migrations/{id}/frames")
-                .queryParam("after", after)
-                .buildAndExpand(migrationId)
-                .toUri();
+                .queryParam("after", after);
+        if (hold) {
+            builder.queryParam("hold", true);
+        }
+        URI uri = builder.buildAndExpand(migrationId).toUri();
         return webClient.get()
                 .uri(uri)
                 .accept(FRAME_STREAM)
@@ -118,7 +141,17 @@ public final class PeerClient {
      */
     public Mono<Void> ping(URI sourceAgent) {
         URI uri = UriComponentsBuilder.fromUri(sourceAgent).path("/v1/peer/ping").build().toUri();
-        return webClient.get()
+        return bodiless(HttpMethod.GET, uri);
+    }
+
+    /** Tells the source to release the kept frames to the stream held open for them: the VM runs here. */
+    public Mono<Void> release(URI sourceAgent, String migrationId) {
+        return bodiless(HttpMethod.POST, UriComponentsBuilder.fromUri(sourceAgent)
+                .path("/v1/peer/migrations/{id}/release").buildAndExpand(migrationId).toUri());
+    }
+
+    private Mono<Void> bodiless(HttpMethod method, URI uri) {
+        return webClient.method(method)
                 .uri(uri)
                 .header(HttpHeaders.AUTHORIZATION, "Bearer " + peerToken.get())
                 .retrieve()
