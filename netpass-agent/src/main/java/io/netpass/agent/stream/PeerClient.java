@@ -42,19 +42,13 @@ public final class PeerClient {
      * under this one.
      */
     public static final Duration UNFLUSHED_WINDOW_UPDATE_NUDGE = Duration.ofMillis(100);
-    /**
-     * The HTTP/2 flow-control window the default clients grant each stream (and, doubled, its connection): 1 MiB,
-     * so that a release burst flows without waiting for WINDOW_UPDATEs (HTTP/2's default is 64 KiB, less than 2,000
-     * frames of 128 B), while a stream still buffers at most this much unread.
-     */
-    public static final int STREAM_WINDOW = 1 << 20;
 
     private volatile WebClient webClient;
     private final Supplier<String> peerToken;
 
     /** A client over h2c (HTTP/2 with prior knowledge), the default between agents. */
     public PeerClient(Supplier<String> peerToken) {
-        this(withStreamWindow(HttpClient.create().protocol(HttpProtocol.H2C)), peerToken);
+        this(HttpClient.create().protocol(HttpProtocol.H2C), peerToken);
     }
 
     /** A client over HTTP/2 with TLS (ALPN h2), trusting and presenting what {@code tls} holds. */
@@ -62,7 +56,6 @@ public final class PeerClient {
         this(overTls(tls), peerToken);
     }
 
-    /** A client over {@code httpClient} as given (HTTP/2's default window unless it sets one). */
     public PeerClient(HttpClient httpClient, Supplier<String> peerToken) {
         this.webClient = webClient(httpClient);
         this.peerToken = peerToken;
@@ -84,11 +77,7 @@ public final class PeerClient {
     }
 
     private static HttpClient overTls(SslBundle tls) {
-        return withStreamWindow(SecureClients.http2(HttpClient.create(), tls));
-    }
-
-    private static HttpClient withStreamWindow(HttpClient httpClient) {
-        return httpClient.http2Settings(settings -> settings.initialWindowSize(STREAM_WINDOW));
+        return SecureClients.http2(HttpClient.create(), tls);
     }
 
     private static WebClient webClient(HttpClient httpClient) {
