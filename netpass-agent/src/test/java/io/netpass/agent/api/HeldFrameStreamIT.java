@@ -58,7 +58,11 @@ class HeldFrameStreamIT {
     static void stop() {
         try {
             if (agent != null) {
-                agent.close();
+                try {
+                    agent.assertNoLeaks();
+                } finally {
+                    agent.close();
+                }
             }
         } finally {
             if (lab != null) {
