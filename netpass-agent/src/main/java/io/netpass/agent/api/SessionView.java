@@ -20,11 +20,12 @@ import io.netpass.agent.migration.SourceSession;
  * @param tap the tap
  * @param namespace its namespace path, absent for the agent's own
  * @param armedAt when it was armed
- * @param releasedAt source: when the destination first pulled; destination: when its VM was seen running
+ * @param releasedAt source: when the release was requested (a pull, the destination's release request or the moved
+ *     VM's frame flooded back); destination: when its VM was seen running
  * @param failure why it failed or was aborted
  * @param exact whether the frame accounting is exact (see docs/reconciliation.md)
  * @param counters frame and byte counts
- * @param timings latencies of the release, in microseconds
+ * @param timings latencies of the release and its hops, in microseconds (openapi/netpass-agent.yaml)
  */
 public record SessionView(
         String migrationId,
