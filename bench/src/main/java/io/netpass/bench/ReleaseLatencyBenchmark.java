@@ -3,8 +3,10 @@ package io.netpass.bench;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -64,7 +66,7 @@ public final class ReleaseLatencyBenchmark {
      * @param rarpToLastRead RARP written → the destination VM read the last kept frame
      */
     record Switchover(long kept, long injected, long read, long seenToFirst, long seenToLast, long rarpToSeen,
-            long rarpToFirstRead, long rarpToLastRead, double load, boolean stalled) {
+            long rarpToFirstRead, long rarpToLastRead, Map<String, Long> hops, double load, boolean stalled) {
 
         @Override
         public String toString() {
@@ -73,7 +75,7 @@ public final class ReleaseLatencyBenchmark {
                             + " %5d µs, RARP→first read %5d µs, RARP→last read %5d µs (seen→last read %5d µs)"
                             + " | load %.2f",
                     kept, injected, read, seenToFirst, seenToLast, rarpToSeen, rarpToFirstRead, rarpToLastRead,
-                    rarpToLastRead - rarpToSeen, load);
+                    rarpToLastRead - rarpToSeen, load) + "\n          hops from seen (µs): " + hops;
         }
     }
 
@@ -86,6 +88,7 @@ public final class ReleaseLatencyBenchmark {
         final Samples rarpToLastRead = new Samples();
         final Samples seenToLastRead = new Samples();
         final Samples load = new Samples();
+        final Map<String, Samples> hops = new LinkedHashMap<>();
         int stalled;
 
         void add(Switchover s) {
@@ -100,6 +103,7 @@ public final class ReleaseLatencyBenchmark {
             rarpToLastRead.add(s.rarpToLastRead());
             seenToLastRead.add(s.rarpToLastRead() - s.rarpToSeen());
             load.add(s.load());
+            s.hops().forEach((hop, micros) -> hops.computeIfAbsent(hop, h -> new Samples()).add(micros));
         }
 
         String summary(String name) {
@@ -113,7 +117,14 @@ public final class ReleaseLatencyBenchmark {
                       VM      seen → last kept read     %s""", name, load.summary("%.2f"), stalled,
                     seenToFirst.summary("%.0f"), seenToLast.summary("%.0f"), rarpToSeen.summary("%.0f"),
                     rarpToFirstRead.summary("%.0f"), rarpToLastRead.summary("%.0f"),
-                    seenToLastRead.summary("%.0f"));
+                    seenToLastRead.summary("%.0f")) + hopSummary();
+        }
+
+        private String hopSummary() {
+            StringBuilder summary = new StringBuilder("\n  hops, µs from the destination seeing its VM run:");
+            hops.forEach((hop, samples) -> summary.append(String.format(Locale.ROOT, "%n    %-34s %s", hop,
+                    samples.summary("%.0f"))));
+            return summary.toString();
         }
     }
 
@@ -276,13 +287,15 @@ public final class ReleaseLatencyBenchmark {
             }
             Instant seenAt = Instant.parse(session.path("releasedAt").asString());
             JsonNode timings = session.path("timings");
+            JsonNode sourceSession = source.session(migrationId, "source");
+            Map<String, Long> hops = hops(seenAt, timings, sourceSession);
             Switchover result = new Switchover(
                     source.session(migrationId, "source").path("counters").path("keptFrames").asLong(),
                     session.path("counters").path("injectedFrames").asLong(), sequenced,
                     timings.path("releaseToFirstInjectionMicros").asLong(),
                     timings.path("releaseToBurstInjectedMicros").asLong(),
                     Duration.between(announcedAt, seenAt).toNanos() / 1_000,
-                    micros(firstRead, announcedNanos), micros(lastRead, announcedNanos), load, stalled);
+                    micros(firstRead, announcedNanos), micros(lastRead, announcedNanos), hops, load, stalled);
             source.disarm(migrationId, "source");
             destination.disarm(migrationId, "destination");
             return result;
@@ -290,6 +303,29 @@ public final class ReleaseLatencyBenchmark {
             sourceVm.close();
             destinationVm.close();
         }
+    }
+
+    /**
+     * The release's hops in order, each in µs from the destination seeing its VM run: the destination's own timings,
+     * and the source's, placed by the wall-clock gap between the two sessions' {@code releasedAt} (the same host's
+     * clock, µs resolution).
+     */
+    private static Map<String, Long> hops(Instant seenAt, JsonNode destination, JsonNode source) {
+        Map<String, Long> hops = new LinkedHashMap<>();
+        hops.put("dst request started", destination.path("releaseToRequestMicros").asLong());
+        long pulled = Duration.between(seenAt, Instant.parse(source.path("releasedAt").asString())).toNanos() / 1_000;
+        hops.put("src release requested", pulled);
+        JsonNode sourceTimings = source.path("timings");
+        hops.put("src release started", pulled + sourceTimings.path("requestToReleaseStartMicros").asLong());
+        hops.put("src reads accounted", pulled + sourceTimings.path("requestToReadsAccountedMicros").asLong());
+        hops.put("src first chunk produced", pulled + sourceTimings.path("requestToFirstChunkMicros").asLong());
+        hops.put("dst response headers", destination.path("releaseToResponseMicros").asLong());
+        hops.put("dst first chunk received", destination.path("releaseToFirstChunkMicros").asLong());
+        hops.put("dst first chunk decoding", destination.path("releaseToFirstDecodeMicros").asLong());
+        hops.put("dst first injected", destination.path("releaseToFirstInjectionMicros").asLong());
+        hops.put("src last chunk produced", pulled + sourceTimings.path("requestToBurstChunkMicros").asLong());
+        hops.put("dst last injected", destination.path("releaseToBurstInjectedMicros").asLong());
+        return hops;
     }
 
     private static long micros(long readNanos, long fromNanos) {

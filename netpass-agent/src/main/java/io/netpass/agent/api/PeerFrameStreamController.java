@@ -8,6 +8,7 @@ import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 import org.springframework.http.server.reactive.ServerHttpResponse;
@@ -17,7 +18,6 @@ import io.netpass.agent.migration.SourceSession;
 import io.netpass.agent.stream.PeerClient;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Schedulers;
 
 /** The endpoint peer agents pull kept frames from; asking for frames after N acknowledges frames up to N. */
 @RestController
@@ -36,6 +36,15 @@ public class PeerFrameStreamController {
     }
 
     /**
+     * Releases the kept frames to the stream the destination holds open ({@code hold=true}), as soon as its VM runs.
+     */
+    @PostMapping("/v1/peer/migrations/{migrationId}/release")
+    public ResponseEntity<Void> release(@PathVariable @Pattern(regexp = ApiPatterns.MIGRATION_ID) String migrationId) {
+        sessions.source(migrationId).requestRelease(SourceSession.ReleaseTrigger.RELEASE_REQUEST);
+        return ResponseEntity.noContent().build();
+    }
+
+    /**
      * Streams the kept frames. Reactor Netty flushes whenever no further chunk is ready, so a chunk never waits for
      * the stream's end: the destination injects while the source is still forwarding. The chunks are written as a
      * plain stream rather than one flushed publisher per chunk ({@code writeAndFlushWith}): a chunk wrapped in a
@@ -44,21 +53,17 @@ public class PeerFrameStreamController {
      */
     @GetMapping(path = "/v1/peer/migrations/{migrationId}/frames", produces = "application/vnd.netpass.frame-stream.v1")
     public Mono<Void> frames(@PathVariable @Pattern(regexp = ApiPatterns.MIGRATION_ID) String migrationId,
-            @RequestParam(defaultValue = "-1") @Min(-1) long after, ServerHttpResponse response) {
+            @RequestParam(defaultValue = "-1") @Min(-1) long after, @RequestParam(defaultValue = "false") boolean hold,
+            ServerHttpResponse response) {
         SourceSession session = sessions.source(migrationId);
-        // The release (matching the tap's last reads) blocks briefly, so it runs off the event loop before the
-        // headers that depend on it are sent.
-        return Mono.fromCallable(() -> {
-            session.releaseNow();
-            return session;
-        }).subscribeOn(Schedulers.boundedElastic()).flatMap(released -> {
+        // A held stream waits for the release (the destination's signal, or its VM's frame flooded back here); the
+        // headers depend on the release, and are committed with the stream's first buffer.
+        Flux<DataBuffer> body = session.frames(after, hold, response.bufferFactory(), released -> {
             response.getHeaders().setContentType(PeerClient.FRAME_STREAM);
             response.getHeaders().set(PeerClient.RELEASE_SEQUENCE_HEADER, Long.toString(released.releaseSequence()));
             response.getHeaders().set(PeerClient.KEPT_FRAMES_HEADER,
                     Long.toString(released.captureStatus().keptFrames()));
-            Flux<DataBuffer> body = released.frames(after, response.bufferFactory())
-                    .doOnDiscard(DataBuffer.class, DataBufferUtils::release);
-            return response.writeWith(body);
         });
+        return response.writeWith(body.doOnDiscard(DataBuffer.class, DataBufferUtils::release));
     }
 }

@@ -20,11 +20,12 @@ import io.netpass.agent.migration.SourceSession;
  * @param tap the tap
  * @param namespace its namespace path, absent for the agent's own
  * @param armedAt when it was armed
- * @param releasedAt source: when the destination first pulled; destination: when its VM was seen running
+ * @param releasedAt source: when the release was requested (a pull, the destination's release request or the moved
+ *     VM's frame flooded back); destination: when its VM was seen running
  * @param failure why it failed or was aborted
  * @param exact whether the frame accounting is exact (see docs/reconciliation.md)
  * @param counters frame and byte counts
- * @param timings latencies of the release, in microseconds
+ * @param timings latencies of the release and its hops, in microseconds (openapi/netpass-agent.yaml)
  */
 public record SessionView(
         String migrationId,
@@ -55,9 +56,15 @@ public record SessionView(
         for (DropReason reason : DropReason.values()) {
             counters.put("dropped." + reason.tag(), status.drops(reason));
         }
+        SourceSession.ReleaseTimings release = session.releaseTimings();
+        Map<String, Long> timings = new LinkedHashMap<>();
+        timings.put("requestToReleaseStartMicros", micros(release.releaseStarted()));
+        timings.put("requestToReadsAccountedMicros", micros(release.readsAccounted()));
+        timings.put("requestToFirstChunkMicros", micros(release.firstChunk()));
+        timings.put("requestToBurstChunkMicros", micros(release.burstChunk()));
         return new SessionView(session.migrationId(), "source", session.state().name().toLowerCase(),
                 status.tap().tap(), namespace(status.tap().namespace()), session.armedAt(), session.releasedAt(),
-                session.failure(), status.exactSinceArm(), counters, Map.of());
+                session.failure(), status.exactSinceArm(), counters, timings);
     }
 
     static SessionView of(DestinationSession session) {
@@ -69,7 +76,12 @@ public record SessionView(
         counters.put("skippedSentByVm", session.skippedSentByVm());
         counters.put("reconnects", session.reconnects());
         counters.put("lastInjectedSequence", session.lastInjectedSequence());
+        DestinationSession.PullTimings pull = session.pullTimings();
         Map<String, Long> timings = new LinkedHashMap<>();
+        timings.put("releaseToRequestMicros", micros(pull.requestStarted()));
+        timings.put("releaseToResponseMicros", micros(pull.responseReceived()));
+        timings.put("releaseToFirstChunkMicros", micros(pull.firstChunkReceived()));
+        timings.put("releaseToFirstDecodeMicros", micros(pull.firstChunkDecoded()));
         timings.put("releaseToFirstInjectionMicros", micros(session.releaseToFirstInjectionNanos()));
         timings.put("releaseToBurstInjectedMicros", micros(session.releaseToBurstInjectedNanos()));
         return new SessionView(session.migrationId(), "destination", session.state().name().toLowerCase(),

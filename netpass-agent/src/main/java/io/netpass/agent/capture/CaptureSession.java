@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
@@ -86,6 +87,11 @@ public final class CaptureSession implements AutoCloseable {
     private volatile boolean samplerStopping;
     private volatile @Nullable RuntimeException samplerFailure;
     private volatile boolean closed;
+    private volatile @Nullable FrameFromWatch frameFromWatch;
+
+    /** An action to run once, on the capture thread, for a frame handed to the tap from one of some addresses. */
+    private record FrameFromWatch(Set<Long> sourceMacs, Runnable action) {
+    }
 
     private CaptureSession(TapLocation location, NetworkNamespace namespace, NetworkLinks links, Link link,
             CaptureProperties properties, Runnable onClose) {
@@ -346,6 +352,12 @@ public final class CaptureSession implements AutoCloseable {
         }
         long capturedNanos = frame.kernelTimeNanos() - realtimeToNanoTime;
         lastFrameNanos = capturedNanos;
+        FrameFromWatch watch = frameFromWatch;
+        if (watch != null && frame.frameLength() >= 12
+                && watch.sourceMacs().contains(MacAddress.read(frame.frame(), 6))) {
+            frameFromWatch = null;
+            watch.action().run();
+        }
         switch (kept.append(nextSequence++, capturedNanos, frame)) {
             case STORED -> { }
             case COUNTED -> { }
@@ -415,6 +427,15 @@ public final class CaptureSession implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * Runs {@code action} once, on the capture thread (so it must not block), when a frame whose source address is
+     * one of {@code sourceMacs} is handed to the tap from now on: for a migration's source tap, the moved VM's own
+     * announcement flooded back to its old port.
+     */
+    public void whenFrameFrom(Set<Long> sourceMacs, Runnable action) {
+        frameFromWatch = new FrameFromWatch(Set.copyOf(sourceMacs), action);
     }
 
     /** Whether capture has ended, because it was stopped or the tap disappeared. */

@@ -26,6 +26,7 @@ import io.netpass.agent.stream.PeerClient;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Scheduler;
 import reactor.util.retry.Retry;
 
@@ -58,10 +59,19 @@ public final class DestinationSession {
     private volatile long releaseSequence = -1;
     private volatile long vmRunningNanos;
     private volatile @Nullable Instant vmRunningAt;
+    private volatile long pullStartedNanos;
+    private volatile long responseNanos;
+    private volatile long firstChunkNanos;
+    private volatile long firstDecodeNanos;
     private volatile long firstInjectionNanos;
     private volatile long burstInjectedNanos;
     private volatile @Nullable String failure;
     private volatile @Nullable Disposable pull;
+    /** The stream opened at arming and held by the source until release; see {@link #openHeldStream()}. */
+    private final Sinks.One<PeerClient.FrameStreamResponse> heldStream = Sinks.one();
+    private volatile @Nullable Disposable heldRequest;
+    private volatile boolean heldRequestInFlight;
+    private volatile boolean heldStreamAnswered;
     private @Nullable TapInjector injector;
     private final Consumer<DestinationSession> onCompleted;
 
@@ -87,6 +97,68 @@ public final class DestinationSession {
         }
         peers.ping(sourceAgent).subscribe(null, error -> log.warn("{}: source agent {} not reachable yet: {}",
                 migrationId, sourceAgent, error.getMessage()));
+        openHeldStream();
+    }
+
+    /**
+     * Opens the frame stream now, before the VM runs: the source answers it only once it releases, so at switchover
+     * no request has to travel and be dispatched first (docs/performance.md). Retried while armed, since the source
+     * side may be armed after this one or its agent restart meanwhile.
+     */
+    private void openHeldStream() {
+        heldRequest = Mono.defer(() -> {
+                    heldRequestInFlight = true;
+                    return peers.frames(sourceAgent, migrationId, FrameStreamDecoder.NO_SEQUENCE, true);
+                })
+                .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofMillis(50))
+                        .maxBackoff(Duration.ofSeconds(1))
+                        .filter(error -> state == SessionState.ARMED && !pulling.get())
+                        .doBeforeRetry(signal -> {
+                            heldRequestInFlight = false;
+                            log.debug("{}: held frame stream failed ({}); opening it again", migrationId,
+                                    signal.failure().getMessage());
+                        }))
+                .subscribe(response -> {
+                    heldStreamAnswered = true;
+                    heldStream.tryEmitValue(response);
+                }, error -> {
+                    heldRequestInFlight = false;
+                    heldStream.tryEmitError(error);
+                });
+    }
+
+    /**
+     * The stream opened at arming, for the first pull: the source is told to release it unless it has already
+     * answered. Null if that stream is not open (the request failed and waits to be retried), so that the pull
+     * opens a stream of its own.
+     */
+    private @Nullable Mono<PeerClient.FrameStreamResponse> takeHeldStream() {
+        Disposable request = heldRequest;
+        heldRequest = null;
+        if (request == null) {
+            return null;
+        }
+        if (!heldRequestInFlight) {
+            request.dispose();
+            return null;
+        }
+        if (!heldStreamAnswered) {
+            peers.release(sourceAgent, migrationId).subscribe(null, error -> log.warn(
+                    "{}: asking the source agent to release failed: {}", migrationId, error.getMessage()));
+        }
+        // A source that never answers is treated like a broken stream: the pull opens one of its own.
+        return heldStream.asMono().timeout(properties.streamIdleTimeout()).doOnError(error -> request.dispose());
+    }
+
+    /** Cancels the stream opened at arming if no pull took it, releasing a body already received. */
+    private void closeHeldStream() {
+        Disposable request = heldRequest;
+        heldRequest = null;
+        if (request != null) {
+            request.dispose();
+            heldStream.asMono().subscribe(response -> response.body().subscribe(DataBufferUtils::release,
+                    error -> { }).dispose(), error -> { });
+        }
     }
 
     private void vmRunning(long nanos) {
@@ -124,15 +196,28 @@ public final class DestinationSession {
     /** One request: frames after the last injected one, decoded and injected chunk by chunk. */
     private Flux<Void> pullOnce() {
         FrameStreamDecoder decoder = new FrameStreamDecoder();
-        return peers.frames(sourceAgent, migrationId, lastInjected)
+        if (pullStartedNanos == 0) {
+            pullStartedNanos = System.nanoTime();
+        }
+        Mono<PeerClient.FrameStreamResponse> held = takeHeldStream();
+        Mono<PeerClient.FrameStreamResponse> request = held != null ? held
+                : peers.frames(sourceAgent, migrationId, lastInjected);
+        return request
                 .flatMapMany(response -> {
+                    if (responseNanos == 0) {
+                        responseNanos = System.nanoTime();
+                    }
                     if (response.releaseSequence() >= 0) {
                         releaseSequence = response.releaseSequence();
                     }
                     // A stream that stops delivering without breaking (an unflushed WINDOW_UPDATE, which PeerClient now
                     // flushes: docs/frame-stream.md) is treated as broken: the pull resumes after the last injected
                     // frame.
-                    return response.body().timeout(properties.streamIdleTimeout());
+                    return response.body().timeout(properties.streamIdleTimeout()).doOnNext(chunk -> {
+                        if (firstChunkNanos == 0) {
+                            firstChunkNanos = System.nanoTime();
+                        }
+                    });
                 })
                 .publishOn(injectionScheduler, 4)
                 .concatMap(chunk -> {
@@ -148,6 +233,9 @@ public final class DestinationSession {
     }
 
     private synchronized void inject(List<ForwardedFrame> frames) {
+        if (firstDecodeNanos == 0) {
+            firstDecodeNanos = System.nanoTime();
+        }
         TapInjector target = injector;
         if (target == null || frames.isEmpty()) {
             return;
@@ -227,6 +315,7 @@ public final class DestinationSession {
             state = SessionState.ABORTED;
             failure = reason;
         }
+        closeHeldStream();
         Disposable running = pull;
         if (running != null) {
             running.dispose();
@@ -297,6 +386,25 @@ public final class DestinationSession {
 
     public long lastInjectedSequence() {
         return lastInjected;
+    }
+
+    /**
+     * Where the release's time went, in nanoseconds from the VM seen running to: the first request started, its
+     * response headers received, the first chunk of the body received (on the connection's event loop), the first
+     * chunk decoded (on the injection thread); -1 for what has not happened.
+     */
+    public PullTimings pullTimings() {
+        return new PullTimings(sinceVmRunning(pullStartedNanos), sinceVmRunning(responseNanos),
+                sinceVmRunning(firstChunkNanos), sinceVmRunning(firstDecodeNanos));
+    }
+
+    /** See {@link #pullTimings()}. */
+    public record PullTimings(long requestStarted, long responseReceived, long firstChunkReceived,
+            long firstChunkDecoded) {
+    }
+
+    private long sinceVmRunning(long nanos) {
+        return nanos == 0 || vmRunningNanos == 0 ? -1 : nanos - vmRunningNanos;
     }
 
     /** Nanoseconds from the VM seen running to the first injected frame; -1 if none yet. */

@@ -5,6 +5,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Consumer;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -22,6 +24,7 @@ import io.netpass.agent.capture.MacAddress;
 import io.netpass.agent.stream.FrameStreamEncoder;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Scheduler;
 
 /**
@@ -33,6 +36,18 @@ public final class SourceSession {
 
     private static final Logger log = LoggerFactory.getLogger(SourceSession.class);
     private static final Duration FRAME_WAIT = Duration.ofMillis(1);
+    /** Frames in a stream's first chunk: small, so that the destination injects its first frames sooner. */
+    private static final int FIRST_CHUNK_FRAMES = 16;
+
+    /** What told this source to release its kept frames to the destination. */
+    public enum ReleaseTrigger {
+        /** The destination asked for the frames without holding a stream open. */
+        PULL,
+        /** The destination, holding a stream open, signalled that its VM runs. */
+        RELEASE_REQUEST,
+        /** The moved VM's own frame (its announcement) was flooded back to this tap: it runs elsewhere. */
+        VM_FRAME_FLOODED_BACK
+    }
 
     private final String migrationId;
     private final CaptureSession capture;
@@ -49,6 +64,14 @@ public final class SourceSession {
     private volatile SessionState state = SessionState.ARMED;
     private volatile @Nullable Instant releasedAt;
     private volatile long releasedNanos;
+    private final AtomicBoolean releaseRequested = new AtomicBoolean();
+    private final Sinks.Empty<Void> releaseRequestedSignal = Sinks.empty();
+    private volatile @Nullable ReleaseTrigger releaseTrigger;
+    /** Release timestamps ({@link System#nanoTime()}, 0 until reached), for {@link #releaseTimings()}. */
+    private volatile long releaseRequestedNanos;
+    private volatile long readsAccountedNanos;
+    private volatile long firstChunkNanos;
+    private volatile long burstChunkNanos;
     private volatile long releaseSequence = -1;
     private volatile @Nullable String failure;
 
@@ -59,6 +82,7 @@ public final class SourceSession {
         this.capture = capture;
         this.properties = properties;
         this.forwardingScheduler = forwardingScheduler;
+        capture.whenFrameFrom(vmMacs, () -> requestRelease(ReleaseTrigger.VM_FRAME_FLOODED_BACK));
     }
 
     public String migrationId() {
@@ -102,6 +126,57 @@ public final class SourceSession {
         return activeStreams.get();
     }
 
+    /**
+     * Notes that the kept frames are to be released now: the start of the release timings, and what a stream held
+     * open by the destination ({@link #whenReleaseRequested()}) waits for. Only the first call counts; it does not
+     * block (the capture thread calls it).
+     *
+     * @throws SessionFinishedException if the migration was aborted
+     */
+    public void requestRelease(ReleaseTrigger trigger) {
+        if (state == SessionState.ABORTED) {
+            throw new SessionFinishedException(migrationId, MigrationRole.SOURCE, state);
+        }
+        if (releaseRequested.compareAndSet(false, true)) {
+            releaseRequestedNanos = System.nanoTime();
+            releasedAt = Instant.now();
+            releaseTrigger = trigger;
+            releaseRequestedSignal.tryEmitEmpty();
+        }
+    }
+
+    /**
+     * Completes once the release is requested ({@link #requestRelease}); fails if the migration is aborted first.
+     * Completes on the thread that requested it, which may be the capture thread: do not block there.
+     */
+    public Mono<Void> whenReleaseRequested() {
+        return releaseRequestedSignal.asMono();
+    }
+
+    /** What requested the release, if it was requested. */
+    public @Nullable ReleaseTrigger releaseTrigger() {
+        return releaseTrigger;
+    }
+
+    /**
+     * Where the release's time went, in nanoseconds from the release requested ({@link #requestRelease}) to: the
+     * release starting, the tap's last reads matched, the first chunk produced and the chunk with the last frame
+     * kept at release produced; -1 for what has not happened.
+     */
+    public ReleaseTimings releaseTimings() {
+        long start = releaseRequestedNanos;
+        return new ReleaseTimings(since(start, releasedNanos), since(start, readsAccountedNanos),
+                since(start, firstChunkNanos), since(start, burstChunkNanos));
+    }
+
+    /** See {@link #releaseTimings()}. */
+    public record ReleaseTimings(long releaseStarted, long readsAccounted, long firstChunk, long burstChunk) {
+    }
+
+    private static long since(long start, long nanos) {
+        return start == 0 || nanos == 0 ? -1 : nanos - start;
+    }
+
     /** Sequence of the newest frame kept when the destination first asked; -1 before. */
     public long releaseSequence() {
         return releaseSequence;
@@ -111,20 +186,34 @@ public final class SourceSession {
      * The frame stream for the destination: every kept frame numbered after {@code after}, then the frames that
      * still reach this tap, then an END record once none has arrived for the quiet period (or at the deadline).
      * Asking is also the acknowledgement: frames up to {@code after} are let go.
+     *
+     * <p>A {@code held} stream starts only once the release is requested ({@link #requestRelease}); otherwise asking
+     * requests it. Before its first buffer the stream releases the frames (blocking briefly, on the forwarding
+     * scheduler) and hands this session to {@code onReleased}, which can still set the response's headers.
      */
-    public Flux<DataBuffer> frames(long after, DataBufferFactory buffers) {
+    public Flux<DataBuffer> frames(long after, boolean held, DataBufferFactory buffers,
+            Consumer<SourceSession> onReleased) {
         if (state == SessionState.ABORTED) {
             return Flux.error(new SessionFinishedException(migrationId, MigrationRole.SOURCE, state));
         }
+        Mono<Void> released = held ? whenReleaseRequested()
+                : Mono.fromRunnable(() -> requestRelease(ReleaseTrigger.PULL));
         StreamCursor cursor = new StreamCursor(after, buffers);
+        // The first chunk leaves with the header, as the response's first write: the next one is asked for only once
+        // that write is done.
         Mono<DataBuffer> header = Mono.fromCallable(() -> {
             release();
             capture.acknowledge(after);
-            return encoder.header(buffers);
+            onReleased.accept(this);
+            DataBuffer streamHeader = encoder.header(buffers);
+            DataBuffer first = cursor.next();
+            return first == null ? streamHeader : buffers.join(List.of(streamHeader, first));
         });
-        Flux<DataBuffer> body = Mono.fromCallable(cursor::next).repeat(() -> !cursor.ended);
-        return Flux.concat(header, body)
-                .subscribeOn(forwardingScheduler)
+        Flux<DataBuffer> body = Flux.defer(() -> cursor.ended ? Flux.empty()
+                : Mono.fromCallable(cursor::next).repeat(() -> !cursor.ended));
+        // The release may be requested on the capture thread, which the release itself waits for: one hop to the
+        // forwarding scheduler, and everything from there.
+        return released.thenMany(Flux.concat(header, body).subscribeOn(forwardingScheduler))
                 .doOnSubscribe(subscription -> activeStreams.incrementAndGet())
                 .doFinally(signal -> activeStreams.decrementAndGet())
                 .doOnDiscard(DataBuffer.class, DataBufferUtils::release);
@@ -144,15 +233,16 @@ public final class SourceSession {
     }
 
     private synchronized void release() throws InterruptedException {
-        if (releasedAt != null) {
+        if (releasedNanos != 0) {
             return;
         }
+        requestRelease(ReleaseTrigger.PULL);
         releasedNanos = System.nanoTime();
-        releasedAt = Instant.now();
         state = SessionState.FORWARDING;
         // Reads the tap counted just before the pause must be matched first, or a frame the VM has would be sent.
         boolean accounted = capture.awaitReadsAccounted(properties.readsAccountedTimeout());
-        long waitedMicros = (System.nanoTime() - releasedNanos) / 1_000;
+        readsAccountedNanos = System.nanoTime();
+        long waitedMicros = (readsAccountedNanos - releasedNanos) / 1_000;
         if (!accounted) {
             log.warn("{}: tap reads not yet matched after {}; forwarding may repeat frames the VM read",
                     migrationId, properties.readsAccountedTimeout());
@@ -166,8 +256,8 @@ public final class SourceSession {
             }
         });
         releaseSequence = newest[0];
-        log.info("{}: released {} kept frames to the destination ({} µs matching the tap's last reads)", migrationId,
-                capture.status().keptFrames(), waitedMicros);
+        log.info("{}: released {} kept frames to the destination on {} ({} µs matching the tap's last reads)",
+                migrationId, capture.status().keptFrames(), releaseTrigger, waitedMicros);
     }
 
     /** Ends forwarding for good: the migration failed or was cancelled, and the VM reads its own tap again. */
@@ -175,6 +265,10 @@ public final class SourceSession {
         if (!state.finished()) {
             state = SessionState.ABORTED;
             failure = reason;
+        }
+        if (releaseRequested.compareAndSet(false, true)) {
+            releaseRequestedSignal.tryEmitError(new SessionFinishedException(migrationId, MigrationRole.SOURCE,
+                    state));
         }
     }
 
@@ -205,6 +299,7 @@ public final class SourceSession {
         private long lastSent;
         private long lastArrivalNanos;
         private long sent;
+        private int chunks;
         private boolean ended;
         private boolean heldFrameOffered;
 
@@ -249,7 +344,9 @@ public final class SourceSession {
                     log.info("{}: no read frame directly precedes the kept ones", migrationId);
                 }
             }
-            capture.readKeptAfter(lastSent, properties.batchFrames(), frame -> {
+            int batch = chunks++ == 0 ? Math.min(FIRST_CHUNK_FRAMES, properties.batchFrames())
+                    : properties.batchFrames();
+            capture.readKeptAfter(lastSent, batch, frame -> {
                 lastSent = frame.sequence();
                 if (sentByVm(frame)) {
                     return;
@@ -260,6 +357,15 @@ public final class SourceSession {
             });
             sent += encoded.size();
             forwardedFrames.addAndGet(encoded.size());
+            if (!encoded.isEmpty()) {
+                long now = System.nanoTime();
+                if (firstChunkNanos == 0) {
+                    firstChunkNanos = now;
+                }
+                if (burstChunkNanos == 0 && lastSent >= releaseSequence) {
+                    burstChunkNanos = now;
+                }
+            }
             return encoded.isEmpty() ? null : buffers.join(encoded);
         }
     }

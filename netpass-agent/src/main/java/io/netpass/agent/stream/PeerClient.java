@@ -6,6 +6,7 @@ import java.util.function.Supplier;
 
 import org.springframework.boot.ssl.SslBundle;
 import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
 import org.springframework.http.client.reactive.ReactorClientHttpConnector;
@@ -37,10 +38,11 @@ public final class PeerClient {
      * How long a frame stream may receive nothing before this client flushes its HTTP/2 connection. Reactor Netty
      * 1.3.6 / Netty 4.2.15 sometimes write the WINDOW_UPDATE that reopens the stream's flow-control window without
      * flushing it: the source, out of window, waits for it forever (docs/frame-stream.md, "Flow control"). A flush of
-     * an idle connection costs nothing; 100 ms is well under the stream's idle timeout (1 s), which stays the net
-     * under this one.
+     * an idle connection costs nothing, so the nudge is short: 3–5 of 10 warm release bursts of 2,000 frames hit the
+     * stall and took 100 ms longer with a 100 ms nudge (docs/performance.md). The stream's idle timeout (1 s) stays
+     * the net under this one.
      */
-    public static final Duration UNFLUSHED_WINDOW_UPDATE_NUDGE = Duration.ofMillis(100);
+    public static final Duration UNFLUSHED_WINDOW_UPDATE_NUDGE = Duration.ofMillis(5);
 
     private volatile WebClient webClient;
     private final Supplier<String> peerToken;
@@ -91,11 +93,22 @@ public final class PeerClient {
 
     /** Opens the stream of migration {@code migrationId}'s kept frames numbered after {@code after}. */
     public Mono<FrameStreamResponse> frames(URI sourceAgent, String migrationId, long after) {
-        URI uri = UriComponentsBuilder.fromUri(sourceAgent)
+        return frames(sourceAgent, migrationId, after, false);
+    }
+
+    /**
+     * Opens the stream of migration {@code migrationId}'s kept frames; with {@code hold}, the source answers only
+     * once the frames are released ({@link #release}, or the source sees the VM run elsewhere), so that a stream
+     * opened in advance is ready the moment the VM runs.
+     */
+    public Mono<FrameStreamResponse> frames(URI sourceAgent, String migrationId, long after, boolean hold) {
+        UriComponentsBuilder builder = UriComponentsBuilder.fromUri(sourceAgent)
                 .path("/v1/peer/migrations/{id}/frames")
-                .queryParam("after", after)
-                .buildAndExpand(migrationId)
-                .toUri();
+                .queryParam("after", after);
+        if (hold) {
+            builder.queryParam("hold", true);
+        }
+        URI uri = builder.buildAndExpand(migrationId).toUri();
         return webClient.get()
                 .uri(uri)
                 .accept(FRAME_STREAM)
@@ -118,7 +131,17 @@ public final class PeerClient {
      */
     public Mono<Void> ping(URI sourceAgent) {
         URI uri = UriComponentsBuilder.fromUri(sourceAgent).path("/v1/peer/ping").build().toUri();
-        return webClient.get()
+        return bodiless(HttpMethod.GET, uri);
+    }
+
+    /** Tells the source to release the kept frames to the stream held open for them: the VM runs here. */
+    public Mono<Void> release(URI sourceAgent, String migrationId) {
+        return bodiless(HttpMethod.POST, UriComponentsBuilder.fromUri(sourceAgent)
+                .path("/v1/peer/migrations/{id}/release").buildAndExpand(migrationId).toUri());
+    }
+
+    private Mono<Void> bodiless(HttpMethod method, URI uri) {
+        return webClient.method(method)
                 .uri(uri)
                 .header(HttpHeaders.AUTHORIZATION, "Bearer " + peerToken.get())
                 .retrieve()

@@ -114,6 +114,8 @@ class AgentContractIT {
         assertThat(api.request("POST", AgentApi.EVENTS, "/v1/migrations/nope/events", "{}").status()).isEqualTo(400);
         assertThat(peer.pull("nope", -1).status()).isEqualTo(404);
         assertThat(peer.pull("nope", -2).status()).isEqualTo(400);
+        assertThat(peer.release("nope").status()).isEqualTo(404);
+        assertThat(peer.release("-bad").status()).isEqualTo(400);
         assertThat(peer.request("GET", AgentApi.PEER_FRAMES, "/v1/peer/migrations/nope/frames?after=x", null)
                 .status()).isEqualTo(400);
         assertThat(api.armSource("c-1", "tapnothere0", null, java.util.List.of("52:54:00:6e:74:01")).status())

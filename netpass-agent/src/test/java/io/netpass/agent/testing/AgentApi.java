@@ -32,6 +32,7 @@ public final class AgentApi {
     public static final String SESSIONS = "/v1/sessions";
     public static final String DISCOVERY = "/v1/discovery";
     public static final String PEER_FRAMES = "/v1/peer/migrations/{migrationId}/frames";
+    public static final String PEER_RELEASE = "/v1/peer/migrations/{migrationId}/release";
 
     private static final ObjectMapper JSON = JsonMapper.builder().build();
     private static final Duration TIMEOUT = Duration.ofSeconds(30);
@@ -130,6 +131,11 @@ public final class AgentApi {
     /** Asks the agent to find a VM: {@code locator} is the JSON body, e.g. {@code {"qemuPid": 42}}. */
     public Response discover(String locator) {
         return request("POST", DISCOVERY, DISCOVERY, locator);
+    }
+
+    /** A destination's signal that its VM runs, releasing the frames to the stream it holds open. */
+    public Response release(String migrationId) {
+        return request("POST", PEER_RELEASE, expand(PEER_RELEASE, migrationId, null), null);
     }
 
     /** A pull as a peer would make it, read whole (for refusals: an accepted pull streams until its END). */
