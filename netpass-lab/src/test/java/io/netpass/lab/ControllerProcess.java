@@ -2,8 +2,6 @@ package io.netpass.lab;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -20,6 +18,8 @@ import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 import tools.jackson.databind.JsonNode;
+
+import io.netpass.agent.testing.ChildProcesses;
 
 /**
  * A netpass controller running as its own JVM from its runnable jar ({@code netpass.controller.jar}), on loopback,
@@ -68,8 +68,8 @@ final class ControllerProcess implements AutoCloseable {
             Files.createDirectories(workDirectory);
             String callerToken = "caller-" + Long.toHexString(System.nanoTime());
             Path callerTokens = Files.writeString(workDirectory.resolve("caller.token"), callerToken + "\n");
-            int apiPort = freePort();
-            int managementPort = freePort();
+            int apiPort = ChildProcesses.freeLoopbackPort();
+            int managementPort = ChildProcesses.freeLoopbackPort();
             Map<String, String> properties = new LinkedHashMap<>();
             properties.put("server.port", Integer.toString(apiPort));
             properties.put("server.address", "127.0.0.1");
@@ -165,7 +165,7 @@ final class ControllerProcess implements AutoCloseable {
                 throw new IllegalStateException("controller not ready within " + START_TIMEOUT + "; see "
                         + launch.log());
             }
-            sleep(Duration.ofMillis(200));
+            ChildProcesses.sleep(Duration.ofMillis(200));
         }
     }
 
@@ -240,32 +240,10 @@ final class ControllerProcess implements AutoCloseable {
     /** Stops the controller: SIGTERM, then SIGKILL if it lingers. */
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            process.destroyForcibly();
-        }
+        ChildProcesses.stop(process, STOP_TIMEOUT);
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
-    }
 
-    private static void sleep(Duration duration) {
-        try {
-            Thread.sleep(duration);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
-    }
 
     /** Health and Prometheus metrics, on loopback. */
     int managementPort() {

@@ -29,6 +29,7 @@ import org.springframework.util.FileSystemUtils;
 
 import io.netpass.agent.testing.AgentApi;
 import io.netpass.agent.testing.AgentProcess;
+import io.netpass.agent.testing.ChildProcesses;
 import io.netpass.agent.testing.Client;
 import io.netpass.agent.testing.EthernetAddress;
 import io.netpass.agent.testing.FakeVm;
@@ -361,7 +362,7 @@ class ControllerWithAgentsIT {
         // Every frame has reached a VM by now, unless it was lost.
         awaitQuietly(Duration.ofSeconds(10), () -> sourceVm.sequences().size() + destinationVm.sequences().size()
                 >= total);
-        sleep(Duration.ofMillis(200));
+        ChildProcesses.sleep(Duration.ofMillis(200));
         List<Long> readBySource = sourceVm.sequences();
         List<Long> readByDestination = destinationVm.sequences();
 
@@ -524,15 +525,6 @@ class ControllerWithAgentsIT {
                 throw new AssertionError("not within " + timeout + ": " + state.get());
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
-        }
-    }
-
-    private static void sleep(Duration duration) {
-        try {
-            Thread.sleep(duration);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
         }
     }
 }

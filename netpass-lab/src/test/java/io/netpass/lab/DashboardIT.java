@@ -30,6 +30,7 @@ import org.junit.jupiter.api.Timeout;
 import org.springframework.util.FileSystemUtils;
 
 import io.netpass.agent.testing.AgentProcess;
+import io.netpass.agent.testing.ChildProcesses;
 import io.netpass.agent.testing.Client;
 import io.netpass.agent.testing.EthernetAddress;
 import io.netpass.agent.testing.FakeVm;
@@ -112,7 +113,7 @@ class DashboardIT {
         migrationStarted = Instant.now();
         migration = migrate(sourceHost, destinationHost, client.trafficTo(MAC));
         // The final counters and the disarmed sessions, scraped a few times.
-        sleep(PrometheusServer.SCRAPE_INTERVAL.multipliedBy(6));
+        ChildProcesses.sleep(PrometheusServer.SCRAPE_INTERVAL.multipliedBy(6));
         migrationSettled = Instant.now();
         readExportedMetrics();
     }
@@ -164,17 +165,17 @@ class DashboardIT {
             }
         });
         try {
-            sleep(Duration.ofSeconds(1));
+            ChildProcesses.sleep(Duration.ofSeconds(1));
             sourceVm.pause();
             event("SOURCE_PAUSED");
-            sleep(PAUSED.dividedBy(2));
+            ChildProcesses.sleep(PAUSED.dividedBy(2));
             // Per-session gauges exist only while their session is armed.
             readExportedMetrics();
-            sleep(PAUSED.dividedBy(2));
+            ChildProcesses.sleep(PAUSED.dividedBy(2));
             destinationVm.resume();
             destinationVm.announce();
             event("DESTINATION_RESUMED");
-            sleep(Duration.ofSeconds(1));
+            ChildProcesses.sleep(Duration.ofSeconds(1));
         } finally {
             sending.set(false);
             try {
@@ -293,15 +294,6 @@ class DashboardIT {
                 throw new AssertionError("not within " + timeout + ": " + state.get());
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
-        }
-    }
-
-    private static void sleep(Duration duration) {
-        try {
-            Thread.sleep(duration);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
         }
     }
 }

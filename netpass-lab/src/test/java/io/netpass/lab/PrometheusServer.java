@@ -2,8 +2,6 @@ package io.netpass.lab;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -16,11 +14,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
+
+import io.netpass.agent.testing.ChildProcesses;
 
 /**
  * A Prometheus server of its own (Debian's {@code prometheus} package): its own configuration, data directory and
@@ -63,7 +62,7 @@ final class PrometheusServer implements AutoCloseable {
             Files.createDirectories(directory);
             Path config = directory.resolve("prometheus.yml");
             Files.writeString(config, configuration(jobs));
-            int port = freePort();
+            int port = ChildProcesses.freeLoopbackPort();
             Path log = directory.resolve("prometheus.log");
             Process process = new ProcessBuilder(BINARY.toString(),
                     "--config.file=" + config,
@@ -124,7 +123,7 @@ final class PrometheusServer implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new IllegalStateException(e);
             }
-            sleep(Duration.ofMillis(200));
+            ChildProcesses.sleep(Duration.ofMillis(200));
         }
         throw new IllegalStateException("prometheus not ready within " + START_TIMEOUT + ": " + logText());
     }
@@ -180,29 +179,8 @@ final class PrometheusServer implements AutoCloseable {
 
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(15, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            process.destroyForcibly();
-        }
+        ChildProcesses.stop(process, Duration.ofSeconds(15));
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
-    }
 
-    private static void sleep(Duration duration) {
-        try {
-            Thread.sleep(duration);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
-    }
 }

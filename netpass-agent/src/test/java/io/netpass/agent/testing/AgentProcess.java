@@ -2,7 +2,6 @@ package io.netpass.agent.testing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -145,8 +144,8 @@ public final class AgentProcess implements AutoCloseable {
                     Files.writeString(peerTokens, "peer-" + Long.toHexString(System.nanoTime()) + "\n");
                 }
             }
-            int apiPort = freePort();
-            int managementPort = freePort();
+            int apiPort = ChildProcesses.freeLoopbackPort();
+            int managementPort = ChildProcesses.freeLoopbackPort();
             Path log = workDirectory.resolve(name + ".log");
             // Properties given twice on the command line are joined with a comma: the caller's replace the defaults.
             Map<String, String> properties = new LinkedHashMap<>();
@@ -197,11 +196,6 @@ public final class AgentProcess implements AutoCloseable {
         return Files.readAllLines(file).getFirst().strip();
     }
 
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
-    }
 
     private void awaitReady() {
         long deadline = System.nanoTime() + START_TIMEOUT.toNanos();
@@ -226,7 +220,7 @@ public final class AgentProcess implements AutoCloseable {
                 throw new IllegalStateException("agent " + name + " not ready within " + START_TIMEOUT + ":\n"
                         + logTail(60));
             }
-            sleep(Duration.ofMillis(200));
+            ChildProcesses.sleep(Duration.ofMillis(200));
         }
     }
 
@@ -324,7 +318,7 @@ public final class AgentProcess implements AutoCloseable {
                 for (int i = 0; i < 5; i++) {
                     api().sessions();
                 }
-                sleep(Duration.ofMillis(200));
+                ChildProcesses.sleep(Duration.ofMillis(200));
             }
         }
         List<String> leaks = logText().lines().filter(line -> line.contains(LEAK_MARK)).toList();
@@ -366,28 +360,10 @@ public final class AgentProcess implements AutoCloseable {
         }
     }
 
-    private static void sleep(Duration duration) {
-        try {
-            Thread.sleep(duration);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
-    }
-
     /** Stops the agent: SIGTERM (a graceful shutdown that disarms), then SIGKILL if it lingers. */
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-                process.waitFor(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            process.destroyForcibly();
-        }
+        ChildProcesses.stop(process, STOP_TIMEOUT);
     }
 
     @Override

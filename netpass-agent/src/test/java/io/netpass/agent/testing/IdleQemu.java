@@ -7,7 +7,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -105,15 +104,9 @@ public final class IdleQemu implements AutoCloseable {
 
     @Override
     public void close() {
-        process.destroy();
+        ChildProcesses.stop(process, Duration.ofSeconds(5));
         try {
-            if (!process.waitFor(5, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-            }
             Files.deleteIfExists(output);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            process.destroyForcibly();
         } catch (IOException e) {
             // a temp file left behind
         }
