@@ -74,23 +74,12 @@ class AgentSecurityIT {
 
     @AfterAll
     static void stop() {
-        AssertionError leaks = null;
-        for (AgentProcess process : new AgentProcess[] {agent, stranger}) {
-            if (process != null) {
-                try {
-                    process.assertNoLeaks();
-                } catch (AssertionError e) {
-                    leaks = leaks == null ? e : leaks;
-                } finally {
-                    process.close();
-                }
+        try {
+            AgentProcess.closeCheckingLeaks(agent, stranger);
+        } finally {
+            if (lab != null) {
+                lab.close();
             }
-        }
-        if (lab != null) {
-            lab.close();
-        }
-        if (leaks != null) {
-            throw leaks;
         }
     }
 

@@ -307,6 +307,28 @@ public final class AgentProcess implements AutoCloseable {
     }
 
     /**
+     * Checks every agent for leaked buffers and stops it, whatever the others showed; then throws the first leak found.
+     */
+    public static void closeCheckingLeaks(@Nullable AgentProcess... agents) {
+        AssertionError leaks = null;
+        for (AgentProcess agent : agents) {
+            if (agent == null) {
+                continue;
+            }
+            try {
+                agent.assertNoLeaks();
+            } catch (AssertionError e) {
+                leaks = leaks == null ? e : leaks;
+            } finally {
+                agent.close();
+            }
+        }
+        if (leaks != null) {
+            throw leaks;
+        }
+    }
+
+    /**
      * Fails if the agent's log holds a leak report. The leak detector reports a buffer only once it was collected
      * and a later buffer is tracked, so this first has the agent collect its garbage ({@code jcmd GC.run}) and serve
      * a few requests.
