@@ -18,7 +18,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The project's proof: real QEMU live migrations, with netpass armed on both hosts, duplicate no probe and lose at
- * most one in all (a race inside QEMU at the stop, docs/reconciliation.md), where the same migrations without it lose
+ * most one in all (QEMU may read and purge a second frame while it pauses the vCPUs, docs/reconciliation.md), where the same migrations without it lose
  * tens each (QemuMigrationIT).
  */
 class NetpassMigrationIT {
@@ -72,8 +72,8 @@ class NetpassMigrationIT {
                 }
             }
             assertThat(outcome.broken()).as("destination guest stopped answering: %s", outcome.summary()).isFalse();
-            // QEMU may take frames from the tap while its VM stops and deliver none of them, or some (a race inside
-            // QEMU, docs/reconciliation.md): netpass forwards the one it holds, and one more may be lost.
+            // QEMU reads one frame after its VM stopped and holds it (netpass forwards it); a frame that arrives
+            // while the vCPUs pause is read and purged as well, and nothing outside QEMU can tell that it was.
             assertThat(outcome.lost()).as("probes lost with netpass: %s", outcome.summary())
                     .isLessThanOrEqualTo(QEMU_STOP_RACE);
             assertThat(outcome.duplicated()).as("probes duplicated with netpass: %s", outcome.summary()).isZero();
