@@ -88,7 +88,7 @@ public final class CaptureRateBenchmark {
                 arguments.integer("ringBlockKiB", 0) > 0
                         ? DataSize.ofKilobytes(arguments.integer("ringBlockKiB", 0)) : defaults.ringBlockSize(),
                 arguments.integer("ringBlocks", defaults.ringBlocks()), defaults.ringBlockTimeout(),
-                defaults.counterInterval(), defaults.armSettleWindow());
+                defaults.counterInterval(), defaults.armSettleWindow(), defaults.armSettleTimeout());
         System.out.println("# Capture rate, zero kernel drops, " + senders + " sender thread(s)"
                 + (churn ? ", namespaces churning (RTNL contention)" : "") + " (" + Machine.describe() + ")");
         try (NamespaceLab lab = new NamespaceLab();

@@ -29,6 +29,9 @@ import org.springframework.validation.annotation.Validated;
  *     freed at this pace. Default 5ms.
  * @param armSettleWindow how long arming watches the tap's counters to find the moment its ring is empty, from
  *     which counting starts. Default 50ms.
+ * @param armSettleTimeout how long arming may extend that window when the VM is behind on its tap and its ring was
+ *     not seen empty twice; after it, counting starts anyway and the session reports itself inexact. Arming answers
+ *     within this time, so keep it well below the controller's agent response timeout (2s). Default 500ms.
  */
 @ConfigurationProperties("netpass.agent.capture")
 @Validated
@@ -38,17 +41,18 @@ public record CaptureProperties(
         @Min(2) @DefaultValue("128") int ringBlocks,
         @NotNull @DefaultValue("1ms") Duration ringBlockTimeout,
         @NotNull @DefaultValue("5ms") Duration counterInterval,
-        @NotNull @DefaultValue("50ms") Duration armSettleWindow) {
+        @NotNull @DefaultValue("50ms") Duration armSettleWindow,
+        @NotNull @DefaultValue("500ms") Duration armSettleTimeout) {
 
     /** The documented defaults. */
     public static CaptureProperties defaults() {
         return new CaptureProperties(DataSize.ofMegabytes(64), DataSize.ofKilobytes(128), 128, Duration.ofMillis(1),
-                Duration.ofMillis(5), Duration.ofMillis(50));
+                Duration.ofMillis(5), Duration.ofMillis(50), Duration.ofMillis(500));
     }
 
     /** The defaults with another buffer capacity. */
     public CaptureProperties withBufferCapacity(DataSize capacity) {
         return new CaptureProperties(capacity, ringBlockSize, ringBlocks, ringBlockTimeout, counterInterval,
-                armSettleWindow);
+                armSettleWindow, armSettleTimeout);
     }
 }

@@ -2,6 +2,7 @@ package io.netpass.agent.capture;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -125,7 +126,7 @@ public final class CaptureSession implements AutoCloseable {
 
     void awaitArmed() {
         try {
-            armed.get(properties.armSettleWindow().toMillis() + 10_000, TimeUnit.MILLISECONDS);
+            armed.get(properties.armSettleTimeout().toMillis() + 10_000, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             throw e.getCause() instanceof RuntimeException runtime ? runtime : new IllegalStateException(e.getCause());
         } catch (TimeoutException e) {
@@ -209,26 +210,63 @@ public final class CaptureSession implements AutoCloseable {
      * (frames read + frames dropped) − (frames captured up to it) is the ring's backlog from before the capture began
      * minus what is queued at that sample: it is largest where the queue was empty. Counting from there, "read since
      * arm" counts only captured frames. A running VM empties its ring many times in the window, so the largest value
-     * repeats; if it was seen only once, the session reports itself inexact (docs/reconciliation.md).
+     * repeats across it (samples at least a fifth of the window apart). A VM that is behind on its tap (a backlog
+     * that only grows while the window lasts) shows its largest value only at the start: then the window is extended, up to the settle timeout, until the VM catches up and the value
+     * repeats; if it never does, the session reports itself inexact (docs/reconciliation.md).
      */
     private void settle() {
-        long windowEnd = System.nanoTime() + properties.armSettleWindow().toNanos();
+        long started = System.nanoTime();
+        long giveUp = started + properties.armSettleTimeout().toNanos();
+        long windowEnd = started + properties.armSettleWindow().toNanos();
         List<CounterSample> samples = new ArrayList<>();
-        do {
-            samples.add(readCounters());
-            ring.await(1);
-            drainAndReconcile(false);
-        } while (System.nanoTime() - windowEnd < 0);
-        long lastRead = samples.getLast().nanos();
-        while (System.nanoTime() - lastRead < settleNanos) {
-            ring.await(1);
-            drainAndReconcile(false);
+        EmptiestSample start;
+        while (true) {
+            do {
+                samples.add(readCounters());
+                ring.await(1);
+                drainAndReconcile(false);
+            } while (System.nanoTime() - windowEnd < 0);
+            long lastRead = samples.getLast().nanos();
+            while (System.nanoTime() - lastRead < settleNanos) {
+                ring.await(1);
+                drainAndReconcile(false);
+            }
+            start = emptiest(samples);
+            if (start.settled() || System.nanoTime() - giveUp >= 0) {
+                break;
+            }
+            windowEnd = Math.min(System.nanoTime() + properties.armSettleWindow().toNanos(), giveUp);
         }
+        lock.lock();
+        try {
+            kept.discardCapturedThrough(start.sample().nanos(), nextSequence);
+            capturedFrames = countFramesAfter();
+            baseline = start.sample().counters();
+            counting = true;
+            exactSinceArm = start.settled();
+        } finally {
+            lock.unlock();
+        }
+        long tookMillis = (System.nanoTime() - started) / 1_000_000;
+        if (!start.settled()) {
+            log.warn("{}: the tap's ring never emptied twice in {} ms; counting may be off by what was queued",
+                    location, tookMillis);
+        } else if (tookMillis > properties.armSettleWindow().toMillis() * 2) {
+            log.info("{}: the VM caught up with its tap after {} ms; counting starts there", location, tookMillis);
+        }
+        armed.complete(null);
+    }
+
+    /** The sample at which the tap's ring was emptiest, and whether that value was seen at least twice. */
+    private record EmptiestSample(CounterSample sample, boolean settled) {
+    }
+
+    private EmptiestSample emptiest(List<CounterSample> samples) {
         long[] captureTimes = captureTimes();
         TapCounters first = samples.getFirst().counters();
         int best = 0;
+        int firstBest = 0;
         long bestValue = Long.MIN_VALUE;
-        int bestCount = 0;
         for (int i = 0; i < samples.size(); i++) {
             CounterSample sample = samples.get(i);
             // Frames captured up to the end of the read: one the VM read meanwhile must not look like backlog.
@@ -237,30 +275,16 @@ public final class CaptureSession implements AutoCloseable {
                     - capturedThrough(captureTimes, sample.nanos());
             if (value > bestValue) {
                 best = i;
+                firstBest = i;
                 bestValue = value;
-                bestCount = 1;
             } else if (value == bestValue) {
                 best = i;
-                bestCount++;
             }
         }
-        CounterSample start = samples.get(best);
-        boolean settled = bestCount >= 2;
-        lock.lock();
-        try {
-            kept.discardCapturedThrough(start.nanos(), nextSequence);
-            capturedFrames = countFramesAfter();
-            baseline = start.counters();
-            counting = true;
-            exactSinceArm = settled;
-        } finally {
-            lock.unlock();
-        }
-        if (!settled) {
-            log.warn("{}: the tap's ring never emptied twice in {}; counting may be off by what was queued",
-                    location, properties.armSettleWindow());
-        }
-        armed.complete(null);
+        // Two equal samples a millisecond apart prove little (the VM and the traffic may both have stalled); a
+        // ring the VM keeps emptying shows its largest value again and again across the window.
+        long spread = samples.get(best).nanos() - samples.get(firstBest).nanos();
+        return new EmptiestSample(samples.get(best), spread >= properties.armSettleWindow().toNanos() / 5);
     }
 
     private long[] captureTimes() {
@@ -269,22 +293,27 @@ public final class CaptureSession implements AutoCloseable {
             long[] times = new long[(int) kept.frames()];
             int[] count = {0};
             kept.forEach(frame -> times[count[0]++] = frame.capturedNanos());
-            long[] sorted = java.util.Arrays.copyOf(times, count[0]);
-            java.util.Arrays.sort(sorted);
+            long[] sorted = Arrays.copyOf(times, count[0]);
+            Arrays.sort(sorted);
             return sorted;
         } finally {
             lock.unlock();
         }
     }
 
+    /** Frames in {@code sortedTimes} captured at or before {@code nanos}. */
     private static long capturedThrough(long[] sortedTimes, long nanos) {
-        long count = 0;
-        for (long time : sortedTimes) {
-            if (time - nanos <= 0) {
-                count++;
+        int low = 0;
+        int high = sortedTimes.length;
+        while (low < high) {
+            int middle = (low + high) >>> 1;
+            if (sortedTimes[middle] - nanos <= 0) {
+                low = middle + 1;
+            } else {
+                high = middle;
             }
         }
-        return count;
+        return low;
     }
 
     /** Frames already captured after the counting start; they are the first of the session. */

@@ -9,7 +9,11 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -163,6 +167,56 @@ class CaptureSessionIT {
     }
 
     @Test
+    void armingWaitsForAVmBehindOnItsTapToCatchUpThenCountsExactly() throws Exception {
+        FakeVm vm = host.startVm("tapb0", VM_MAC);
+        host.ip("link", "set", "tapb0", "txqueuelen", Integer.toString(TAP_QUEUE));
+        ArmedTaps taps = new ArmedTaps(CaptureProperties.defaults());
+        long first = 5_000_000;
+        List<byte[]> sent = new ArrayList<>(sender.send(traffic, first, 10));
+        vm.awaitFrames(sent.size(), Duration.ofSeconds(5));
+        // One read per millisecond while 1.5 frames arrive: the VM's backlog grows for as long as the traffic lasts,
+        // longer than the settle window, so its ring is not seen empty there; it catches up once the traffic stops.
+        vm.readAtMostEvery(Duration.ofMillis(1));
+        AtomicBoolean busy = new AtomicBoolean(true);
+        ExecutorService threads = Executors.newThreadPerTaskExecutor(Thread.ofPlatform().factory());
+        Future<List<byte[]>> sending = threads.submit(() -> {
+            List<byte[]> frames = new ArrayList<>();
+            while (busy.get() && frames.size() < TAP_QUEUE) {
+                frames.addAll(sender.sendAtRate(traffic, first + 10 + frames.size(), 15, 1_500));
+            }
+            return frames;
+        });
+        Thread.sleep(40);
+        Future<CaptureSession> arming = threads.submit(() -> taps.arm(tapOf(vm)));
+        awaitCondition(Duration.ofSeconds(10), () -> Thread.getAllStackTraces().keySet().stream()
+                .anyMatch(thread -> thread.getName().equals("capture-tapb0")));
+        Thread.sleep(3 * CaptureProperties.defaults().armSettleWindow().toMillis());
+        busy.set(false);
+        sent.addAll(sending.get(30, TimeUnit.SECONDS));
+        vm.readAtMostEvery(Duration.ZERO);
+        threads.shutdown();
+        try (CaptureSession session = arming.get(30, TimeUnit.SECONDS)) {
+            vm.awaitFrames(sent.size(), Duration.ofSeconds(5));
+            vm.pause();
+            sent.addAll(sender.send(traffic, first + sent.size(), 300));
+            int read = vm.readFrames().size();
+            awaitCondition(Duration.ofSeconds(5), () -> session.status().keptFrames() == sent.size() - read,
+                    () -> session.status());
+            session.stopCapture();
+
+            List<Long> sentSequences = sent.stream().map(frame -> SequencedTraffic.sequenceOf(frame, 0)).toList();
+            assertThat(vm.sequences()).as("the VM read the first frames sent, in order")
+                    .isEqualTo(sentSequences.subList(0, read));
+            assertThat(keptFrames(session).stream().map(frame -> SequencedTraffic.sequenceOf(frame, 0)).toList())
+                    .as("kept: exactly the frames the VM never read (%s)", session.status())
+                    .isEqualTo(sentSequences.subList(read, sent.size()));
+            assertThat(session.status().exactSinceArm()).isTrue();
+        } finally {
+            vm.close();
+        }
+    }
+
+    @Test
     void keptFramesSurviveTheTapDisappearingAndCanStillBeInjected() throws Exception {
         FakeVm source = host.startVm("tapg0", VM_MAC);
         FakeVm destination = host.startVm("tapg1", EthernetAddress.of("52:54:00:6e:70:02"));
@@ -198,7 +252,8 @@ class CaptureSessionIT {
         CaptureProperties defaults = CaptureProperties.defaults();
         int ringBlocks = CaptureProperties.defaults().ringBlocks();
         ArmedTaps taps = new ArmedTaps(new CaptureProperties(cap, defaults.ringBlockSize(), ringBlocks,
-                defaults.ringBlockTimeout(), defaults.counterInterval(), defaults.armSettleWindow()));
+                defaults.ringBlockTimeout(), defaults.counterInterval(), defaults.armSettleWindow(),
+                defaults.armSettleTimeout()));
         SequencedTraffic large = new SequencedTraffic(client.mac(), VM_MAC, 1400);
         try (CaptureSession session = taps.arm(tapOf(vm))) {
             vm.pause();

@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 import org.jspecify.annotations.Nullable;
@@ -61,6 +62,7 @@ public final class FakeVm implements AutoCloseable {
     private final List<ReadFrame> frames = new ArrayList<>();
     private final Thread reader;
     private boolean pauseRequested;
+    private volatile long readGapNanos;
     private boolean parked;
     private boolean closing;
     private boolean readerDone;
@@ -110,6 +112,11 @@ public final class FakeVm implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Makes the VM read at most one frame per {@code gap}, like a guest behind on its RX ring; zero: at full speed. */
+    public void readAtMostEvery(Duration gap) {
+        readGapNanos = gap.toNanos();
     }
 
     /** Reads on. */
@@ -257,6 +264,10 @@ public final class FakeVm implements AutoCloseable {
                 int length = tap.read(buffer, READ_TIMEOUT_MILLIS);
                 if (length > 0) {
                     record(buffer, length, System.nanoTime());
+                    long gap = readGapNanos;
+                    if (gap > 0) {
+                        LockSupport.parkNanos(gap);
+                    }
                 }
             }
         } catch (Throwable t) {
