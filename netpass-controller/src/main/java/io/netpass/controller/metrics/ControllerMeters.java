@@ -57,6 +57,23 @@ public final class ControllerMeters {
     private final Map<String, AtomicInteger> active = new ConcurrentHashMap<>();
     private final Map<String, Timer> agentCalls = new ConcurrentHashMap<>();
     private final Counter eventsNotRecorded;
+    private final Map<StateFileOutcome, Counter> stateFiles = new EnumMap<>(StateFileOutcome.class);
+
+    /** What happened to a file in the state directory, counted by {@code netpass.controller.state.files}. */
+    public enum StateFileOutcome {
+        /** A finished migration's file deleted: {@code retain-finished} newer ones are kept. */
+        EVICTED("evicted"),
+        /** A migration's file could not be written (or replaced); its previous file, if any, stays. */
+        WRITE_FAILED("write-failed"),
+        /** A file skipped at start: unreadable, or of a format newer than this controller reads. */
+        SKIPPED("skipped");
+
+        private final String tag;
+
+        StateFileOutcome(String tag) {
+            this.tag = tag;
+        }
+    }
 
     public ControllerMeters(MeterRegistry registry) {
         this.registry = registry;
@@ -86,6 +103,12 @@ public final class ControllerMeters {
                 .description("Orchestrator events applied but not recorded: their migration held the most it "
                         + "records.")
                 .register(registry);
+        for (StateFileOutcome outcome : StateFileOutcome.values()) {
+            stateFiles.put(outcome, Counter.builder(PREFIX + "state.files")
+                    .description("Files in the state directory evicted (finished migrations beyond "
+                            + "retain-finished), not written, or skipped at start.")
+                    .tag("outcome", outcome.tag).register(registry));
+        }
         for (String state : Set.of("pending", "armed", "switching")) {
             AtomicInteger count = new AtomicInteger();
             active.put(state, count);
@@ -134,6 +157,10 @@ public final class ControllerMeters {
 
     public void eventNotRecorded() {
         eventsNotRecorded.increment();
+    }
+
+    public void stateFile(StateFileOutcome outcome) {
+        stateFiles.get(outcome).increment();
     }
 
     /** One call to an agent ({@code outcome}: success, error, unreachable). */

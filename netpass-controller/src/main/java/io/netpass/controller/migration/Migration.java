@@ -51,6 +51,8 @@ public final class Migration {
     private @Nullable String unreachableReason;
     private final List<RecordedEvent> events = new ArrayList<>();
     private boolean reported;
+    /** The report of a finished migration read back from the state directory: no agent session is left to read. */
+    private @Nullable MigrationReport keptReport;
     private boolean settled;
     private long version;
 
@@ -70,6 +72,31 @@ public final class Migration {
         this.state = state;
         this.updatedAt = createdAt;
         this.observed = observations(nics.size());
+    }
+
+    /**
+     * A finished migration as the state directory kept it, shown exactly as it was: its agents were disarmed before
+     * it was written, so nothing about it changes any more (later orchestrator events are still recorded).
+     */
+    static Migration finished(MigrationSnapshot kept) {
+        if (kept.state().active() || !kept.settled()) {
+            throw new IllegalArgumentException(kept.id() + ": not a settled migration but " + kept.state());
+        }
+        Migration migration = new Migration(kept.id(), kept.idempotencyKey(), kept.vm(), kept.sourceAgent(),
+                kept.destinationAgent(), kept.nics(), kept.discover(), kept.createdAt(), kept.recovered(),
+                kept.state());
+        synchronized (migration) {
+            migration.reason = kept.reason();
+            migration.updatedAt = kept.updatedAt();
+            migration.armedAt = kept.armedAt();
+            migration.switchingAt = kept.switchingAt();
+            migration.finishedAt = kept.finishedAt();
+            migration.keptReport = kept.report();
+            migration.version = kept.version();
+            migration.settled = true;
+            migration.restoreEvents(kept.events());
+        }
+        return migration;
     }
 
     private static MigrationReport.Observation[] observations(int count) {
@@ -282,9 +309,14 @@ public final class Migration {
         version++;
     }
 
+    /** Whether it finished and its agents were disarmed (or could not be). */
+    synchronized boolean isSettled() {
+        return settled;
+    }
+
     public synchronized MigrationSnapshot snapshot() {
         return new MigrationSnapshot(id, idempotencyKey, vm, state, reason, sourceAgent, destinationAgent, nics,
                 createdAt, updatedAt, armedAt, switchingAt, finishedAt, recovered, List.copyOf(events),
-                reported ? MigrationReport.of(id, observed) : null, version, settled, discover);
+                reported ? MigrationReport.of(id, observed) : keptReport, version, settled, discover);
     }
 }

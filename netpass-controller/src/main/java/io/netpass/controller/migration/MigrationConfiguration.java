@@ -23,8 +23,10 @@ class MigrationConfiguration {
 
     @Bean(destroyMethod = "close")
     @ConditionalOnProperty("netpass.controller.recovery.state-directory")
-    MigrationStateFiles migrationStateFiles(RecoveryProperties recovery, JsonMapper json) throws IOException {
-        return new MigrationStateFiles(Objects.requireNonNull(recovery.stateDirectory()), json);
+    MigrationStateFiles migrationStateFiles(RecoveryProperties recovery, CoordinationProperties coordination,
+            JsonMapper json, ControllerMeters meters) throws IOException {
+        return new MigrationStateFiles(Objects.requireNonNull(recovery.stateDirectory()),
+                coordination.retainFinished(), json, meters);
     }
 
     @Bean

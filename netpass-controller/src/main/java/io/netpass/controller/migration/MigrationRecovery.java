@@ -122,6 +122,13 @@ public final class MigrationRecovery implements AutoCloseable {
         if (files == null) {
             return;
         }
+        // Finished ones first: recovery then knows their leftover sessions as finished, and a crash between
+        // keeping a migration as finished and deleting its unsettled file leaves the finished one to win.
+        List<MigrationSnapshot> finished = files.readFinished();
+        long adopted = finished.stream().filter(kept -> migrations.adopt(Migration.finished(kept))).count();
+        if (adopted > 0) {
+            log.info("{} finished migration(s) read back from the state directory", adopted);
+        }
         for (StoredMigration stored : files.readAll()) {
             Migration migration = stored.toMigration();
             if (migrations.adopt(migration)) {

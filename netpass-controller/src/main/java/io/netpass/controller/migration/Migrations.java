@@ -113,6 +113,10 @@ public final class Migrations {
                 return false;
             }
             index(migration);
+            if (!migration.state().active()) {
+                finishedOrder.add(migration.id());
+                forgetOldFinished();
+            }
         }
         notify(migration, null, migration.state());
         return true;
