@@ -6,11 +6,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.http.HttpMethod;
 
 import io.netpass.controller.testing.ControllerLab;
 import io.netpass.controller.testing.RunningController;
@@ -126,6 +128,68 @@ class RecoveryIT {
         JsonNode done = lab.awaitFinal("r-5", "COMPLETED");
         assertThat(done.path("events").findValuesAsString("type"))
                 .containsExactly("SOURCE_PAUSED", "DESTINATION_RESUMED", "COMPLETED");
+    }
+
+    @Test
+    void withAStateDirectoryAFinishedMigrationIsServedWithTheSameReportAfterARestartAndNeverTouchedAgain()
+            throws Exception {
+        Path state = directory.resolve("state");
+        lab.property("netpass.controller.recovery.state-directory", state.toString()).start();
+        RunningController.Response created = lab.controller().call(HttpMethod.POST, "/v1/migrations",
+                lab.migration(null, "vm-r6"), RunningController.CALLER_TOKEN, Map.of("Idempotency-Key", "r-6-key"));
+        assertThat(created.status()).isEqualTo(202);
+        String id = created.json().path("id").asString();
+        lab.awaitState(id, "ARMED");
+        lab.event(id, "DESTINATION_RESUMED");
+        JsonNode done = lab.awaitFinal(id, "COMPLETED");
+        assertThat(done.path("report").path("framesSaved").asLong()).isEqualTo(42);
+        Path kept = state.resolve("finished").resolve(id + ".json");
+        long deadline = System.currentTimeMillis() + 5000;
+        while (!Files.exists(kept) && System.currentTimeMillis() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(state.resolve(id + ".json")).doesNotExist();
+        // A file no controller could have written completely is skipped, not fatal.
+        Files.writeString(state.resolve("finished").resolve("broken.json"), "{\"format\":1,\"migration\":{");
+        lab.stopController();
+        int sourceRequests = lab.source.requests().size();
+        int destinationRequests = lab.destination.requests().size();
+
+        lab.start();
+        RunningController.Response after = lab.get(id);
+        assertThat(after.status()).isEqualTo(200);
+        assertThat(after.json()).as("the migration as it was before the restart").isEqualTo(done);
+        assertThat(ids(lab.controller().call(HttpMethod.GET, "/v1/migrations?active=false&vm=vm-r6", null)))
+                .containsExactly(id);
+        assertThat(ids(lab.controller().call(HttpMethod.GET, "/v1/migrations?state=COMPLETED&host=host-a", null)))
+                .containsExactly(id);
+        assertThat(ids(lab.controller().call(HttpMethod.GET, "/v1/migrations?active=true", null))).isEmpty();
+        // A retry with the same key after the restart still finds it.
+        RunningController.Response retried = lab.controller().call(HttpMethod.POST, "/v1/migrations",
+                lab.migration(null, "vm-r6"), RunningController.CALLER_TOKEN, Map.of("Idempotency-Key", "r-6-key"));
+        assertThat(retried.status()).isEqualTo(200);
+        assertThat(retried.json().path("id").asString()).isEqualTo(id);
+        // Its state stream shows it once and ends.
+        List<String> stream = lab.controller().client().get().uri("/v1/migrations/" + id + "/events")
+                .header("Authorization", "Bearer " + RunningController.CALLER_TOKEN)
+                .retrieve().bodyToFlux(String.class).collectList().block(Duration.ofSeconds(5));
+        assertThat(stream).hasSize(1);
+        assertThat(stream.getFirst()).contains("\"settled\":true", "\"framesSaved\":42");
+
+        // A few recovery rounds later no agent was asked about it: neither armed, read nor disarmed again.
+        Thread.sleep(1500);
+        List<String> sourceAfter = lab.source.requests().subList(sourceRequests, lab.source.requests().size());
+        List<String> destinationAfter = lab.destination.requests()
+                .subList(destinationRequests, lab.destination.requests().size());
+        assertThat(sourceAfter).as("recovery rounds read the agents").isNotEmpty();
+        assertThat(sourceAfter).noneMatch(request -> request.contains(id));
+        assertThat(destinationAfter).noneMatch(request -> request.contains(id));
+        assertThat(lab.get(id).json()).isEqualTo(done);
+    }
+
+    private static List<String> ids(RunningController.Response page) {
+        assertThat(page.status()).isEqualTo(200);
+        return page.json().path("items").findValuesAsString("id");
     }
 
     @Test
