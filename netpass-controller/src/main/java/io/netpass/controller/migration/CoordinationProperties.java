@@ -21,7 +21,8 @@ import org.springframework.validation.annotation.Validated;
  *     finished: covers a destination that never resumes and forwarding that never ends. Default 60s.
  * @param agentLostAfter an agent unreachable this long while a migration is active makes it DEGRADED. Must be well
  *     above the agents' forwarding deadline, since disarming a source cuts its forwarding. Default 30s.
- * @param retainFinished finished migrations kept for the API, oldest forgotten first. Default 10000.
+ * @param retainFinished finished migrations kept for the API, oldest forgotten first; with a state directory, also
+ *     how many finished migrations are kept there across restarts. Default 10000.
  */
 @ConfigurationProperties("netpass.controller.coordination")
 @Validated

@@ -9,10 +9,12 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Objects;
 import java.util.SequencedSet;
+import java.util.Set;
 
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -164,15 +166,12 @@ final class MigrationStateFiles implements MigrationListener, AutoCloseable {
             for (Path file : files) {
                 try {
                     FinishedMigrationFile stored = json.readValue(file.toFile(), FinishedMigrationFile.class);
-                    MigrationSnapshot migration = stored.migration();
-                    if (stored.format() != FinishedMigrationFile.FORMAT) {
-                        unreadable(file, "format " + stored.format() + ", this controller reads "
-                                + FinishedMigrationFile.FORMAT);
-                    } else if (migration == null || migration.state().active() || !migration.settled()
-                            || !file.getFileName().toString().equals(migration.id() + SUFFIX)) {
-                        unreadable(file, "not a settled migration of this name");
+                    String name = file.getFileName().toString();
+                    String defect = stored.defect(name.substring(0, name.length() - SUFFIX.length()));
+                    if (defect != null) {
+                        unreadable(file, defect);
                     } else {
-                        kept.add(migration);
+                        kept.add(Objects.requireNonNull(stored.migration()));
                     }
                 } catch (RuntimeException e) {
                     unreadable(file, e.getMessage());
@@ -183,7 +182,7 @@ final class MigrationStateFiles implements MigrationListener, AutoCloseable {
         }
         kept.sort(Comparator.comparing((MigrationSnapshot migration) -> Objects.requireNonNullElse(
                 migration.finishedAt(), migration.updatedAt())).thenComparing(MigrationSnapshot::id));
-        List<String> evicted = new ArrayList<>();
+        Set<String> evicted = new HashSet<>();
         synchronized (finished) {
             // Files written since the start are newer than every file read here.
             List<String> newer = List.copyOf(finished);
@@ -195,9 +194,7 @@ final class MigrationStateFiles implements MigrationListener, AutoCloseable {
             }
         }
         evicted.forEach(this::evict);
-        List<MigrationSnapshot> retained = kept.stream().filter(migration -> !evicted.contains(migration.id()))
-                .toList();
-        return retained;
+        return kept.stream().filter(migration -> !evicted.contains(migration.id())).toList();
     }
 
     private void unreadable(Path file, @Nullable String why) {

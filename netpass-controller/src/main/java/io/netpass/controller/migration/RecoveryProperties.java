@@ -19,7 +19,8 @@ import org.springframework.validation.annotation.Validated;
  * @param stateDirectory optional directory where each active migration is kept as a JSON file (written atomically),
  *     so that a rebuilt migration also has its VM, Idempotency-Key and NIC MACs, which agents do not know. Default
  *     none: rebuilt from the agents alone. With it, the orchestrator's events of those migrations are kept there
- *     too.
+ *     too, and finished migrations with their reports (in {@code finished/}, at most
+ *     {@code coordination.retain-finished}), served after a restart as they were.
  * @param readinessTimeout the longest the controller reports itself not ready after a start while it reads the
  *     state directory and every known agent's sessions once; after it, it is ready anyway, and the readiness
  *     probe's details list the agents not read yet (recovery goes on). Default 10s.

@@ -209,9 +209,12 @@ class MigrationStateFilesTest {
         Files.writeString(finished.resolve("g-3.json"), Files.readString(finished.resolve("g-1.json"))
                 .replace("\"format\":1", "\"format\":2").replace("g-1", "g-3"));
         Files.writeString(finished.resolve("g-4.json"), "[]");
+        Files.writeString(finished.resolve("g-5.json"), Files.readString(finished.resolve("g-1.json"))
+                .replace("\"createdAt\"", "\"created\"").replace("g-1", "g-5"));
+        Files.writeString(finished.resolve("g-6.json"), Files.readString(finished.resolve("g-1.json")));
 
         assertThat(files(10).readFinished()).extracting(MigrationSnapshot::id).containsExactly("g-1");
-        assertThat(stateFiles("skipped")).isEqualTo(3);
+        assertThat(stateFiles("skipped")).isEqualTo(5);
     }
 
     @Test
