@@ -219,7 +219,10 @@ public final class KubevirtMigrations implements AutoCloseable {
         String id = migrationId(object.uid());
         Optional<Migration> existing = migrations.find(id);
         if (existing.isPresent()) {
-            objectById.putIfAbsent(id, object.namespace() + "/" + object.name());
+            // A settled one's outcome was written when it settled (or, read back after a restart, before it): once.
+            if (!existing.get().snapshot().settled()) {
+                objectById.putIfAbsent(id, object.namespace() + "/" + object.name());
+            }
             follow(existing.get(), object.phase());
             return;
         }
