@@ -133,7 +133,7 @@ final class MigrationStateFiles implements MigrationListener, AutoCloseable {
 
     /**
      * Every unsettled migration in the directory; unreadable files are logged and skipped, and a file of a
-     * migration kept in {@code finished/} is a leftover of a crash and deleted. Blocking.
+     * migration {@link #readFinished} found in {@code finished/} is a leftover of a crash and deleted. Blocking.
      */
     List<StoredMigration> readAll() {
         List<StoredMigration> stored = new ArrayList<>();
@@ -141,7 +141,11 @@ final class MigrationStateFiles implements MigrationListener, AutoCloseable {
             for (Path file : files) {
                 try {
                     StoredMigration migration = json.readValue(file.toFile(), StoredMigration.class);
-                    if (Files.exists(finishedDirectory.resolve(migration.id() + SUFFIX))) {
+                    boolean kept;
+                    synchronized (finished) {
+                        kept = finished.contains(migration.id());
+                    }
+                    if (kept) {
                         Files.deleteIfExists(file);
                         continue;
                     }

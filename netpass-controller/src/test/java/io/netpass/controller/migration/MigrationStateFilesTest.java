@@ -231,7 +231,9 @@ class MigrationStateFilesTest {
                  "createdAt":"2026-01-01T00:00:00Z","state":"SWITCHING"}
                 """);
 
-        assertThat(files(10).readAll()).isEmpty();
+        MigrationStateFiles reopened = files(10);
+        assertThat(reopened.readFinished()).extracting(MigrationSnapshot::id).containsExactly("h-1");
+        assertThat(reopened.readAll()).isEmpty();
         assertThat(directory.resolve("h-1.json")).doesNotExist();
     }
 }
