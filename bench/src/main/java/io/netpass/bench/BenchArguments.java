@@ -23,6 +23,10 @@ final class BenchArguments {
         return values.containsKey(key) ? Integer.parseInt(values.get(key)) : fallback;
     }
 
+    String string(String key, String fallback) {
+        return values.getOrDefault(key, fallback);
+    }
+
     double decimal(String key, double fallback) {
         return values.containsKey(key) ? Double.parseDouble(values.get(key)) : fallback;
     }

@@ -3,6 +3,7 @@ package io.netpass.bench;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -39,7 +40,8 @@ import tools.jackson.databind.JsonNode;
  * switchovers on the last pair, {@code warm} more.
  *
  * <p>Arguments: {@code frames=2000 size=128 cold=5 warmup=5 warm=10 testJvm=0} ({@code testJvm=1}: the agents get
- * the test agents' JVM options, leak detector at paranoid and C1 only).
+ * the test agents' JVM options, leak detector at paranoid and C1 only; {@code agentJvm=-Xlog:…;-X…}: more agent JVM
+ * options, separated by {@code ;}).
  */
 public final class ReleaseLatencyBenchmark {
 
@@ -153,7 +155,12 @@ public final class ReleaseLatencyBenchmark {
         int cold = arguments.integer("cold", 5);
         int warmup = arguments.integer("warmup", 5);
         int warm = arguments.integer("warm", 10);
-        List<String> jvm = arguments.integer("testJvm", 0) == 1 ? AgentProcess.TEST_JVM_OPTIONS : BENCH_AGENT_JVM;
+        List<String> jvm = new ArrayList<>(arguments.integer("testJvm", 0) == 1 ? AgentProcess.TEST_JVM_OPTIONS
+                : BENCH_AGENT_JVM);
+        String extra = arguments.string("agentJvm", "");
+        if (!extra.isEmpty()) {
+            jvm.addAll(List.of(extra.split(";")));
+        }
         System.out.println("# Release latency, " + frames + " kept frames of " + size + " B, agents " + jvm + " ("
                 + Machine.describe() + ")");
         Figures coldFigures = new Figures();

@@ -143,7 +143,11 @@ public final class DestinationSession {
             return null;
         }
         if (!heldStreamAnswered) {
-            peers.release(sourceAgent, migrationId).subscribe(null, error -> log.warn(
+            // Usually the source has released already, on the VM's announcement flooded back to it, and its answer
+            // is on the way: a request sent at once would compete with that answer for this agent's event loop.
+            Mono.delay(properties.releaseRequestDelay())
+                    .filter(tick -> !heldStreamAnswered)
+                    .flatMap(tick -> peers.release(sourceAgent, migrationId)).subscribe(null, error -> log.warn(
                     "{}: asking the source agent to release failed: {}", migrationId, error.getMessage()));
         }
         // A source that never answers is treated like a broken stream: the pull opens one of its own.
@@ -164,8 +168,9 @@ public final class DestinationSession {
     private void vmRunning(long nanos) {
         vmRunningNanos = nanos;
         vmRunningAt = Instant.now();
-        log.info("{}: destination VM runs on {}", migrationId, location);
+        // Logged after the pull started: a synchronous log line costs a few hundred µs.
         startPulling();
+        log.info("{}: destination VM runs on {}", migrationId, location);
     }
 
     /** Pulls now, for orchestrators that report the destination running before its first frame is seen. */

@@ -33,6 +33,10 @@ import org.springframework.validation.annotation.Validated;
  * @param forwardFrameHeldByVmm whether the source also forwards the last frame its VM read, when kept frames follow
  *     it directly. QEMU reads one frame after the VM stops, cannot deliver it and holds it in its own queue, which
  *     the migration does not carry (docs/reconciliation.md). Default true; turn off for a VMM that does not do this.
+ * @param releaseRequestDelay how long a destination whose VM runs waits for the stream it holds open to be answered
+ *     before it asks the source to release ({@code POST …/release}). The source usually releases first, on the VM's
+ *     announcement flooded back to its tap, and a request sent at once competes with its answer for the
+ *     destination's event loop (docs/performance.md). Default 3ms; 0 asks at once.
  */
 @ConfigurationProperties("netpass.agent.forwarding")
 @Validated
@@ -46,11 +50,12 @@ public record ForwardingProperties(
         @NotNull @DefaultValue("10s") Duration injectionStallTimeout,
         @NotNull @DefaultValue("1s") Duration streamIdleTimeout,
         @NotNull @DefaultValue("30m") Duration armedTimeout,
-        @DefaultValue("true") boolean forwardFrameHeldByVmm) {
+        @DefaultValue("true") boolean forwardFrameHeldByVmm,
+        @NotNull @DefaultValue("3ms") Duration releaseRequestDelay) {
 
     public static ForwardingProperties defaults() {
         return new ForwardingProperties(Duration.ofMillis(300), Duration.ofSeconds(3), 256, Duration.ofSeconds(10),
                 Duration.ofMillis(200), 4096, Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofMinutes(30),
-                true);
+                true, Duration.ofMillis(3));
     }
 }

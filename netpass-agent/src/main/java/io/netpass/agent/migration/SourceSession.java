@@ -202,11 +202,15 @@ public final class SourceSession {
         // The first chunk leaves with the header, as the response's first write: the next one is asked for only once
         // that write is done.
         Mono<DataBuffer> header = Mono.fromCallable(() -> {
-            release();
+            boolean releasedNow = release();
             capture.acknowledge(after);
             onReleased.accept(this);
             DataBuffer streamHeader = encoder.header(buffers);
             DataBuffer first = cursor.next();
+            if (releasedNow) {
+                // Logged once the first buffer is ready: a synchronous log line costs a few hundred µs here.
+                logReleased();
+            }
             return first == null ? streamHeader : buffers.join(List.of(streamHeader, first));
         });
         Flux<DataBuffer> body = Flux.defer(() -> cursor.ended ? Flux.empty()
@@ -229,12 +233,15 @@ public final class SourceSession {
         if (state == SessionState.ABORTED) {
             throw new SessionFinishedException(migrationId, MigrationRole.SOURCE, state);
         }
-        release();
+        if (release()) {
+            logReleased();
+        }
     }
 
-    private synchronized void release() throws InterruptedException {
+    /** Releases the kept frames unless done already; true if this call did. */
+    private synchronized boolean release() throws InterruptedException {
         if (releasedNanos != 0) {
-            return;
+            return false;
         }
         requestRelease(ReleaseTrigger.PULL);
         releasedNanos = System.nanoTime();
@@ -242,7 +249,6 @@ public final class SourceSession {
         // Reads the tap counted just before the pause must be matched first, or a frame the VM has would be sent.
         boolean accounted = capture.awaitReadsAccounted(properties.readsAccountedTimeout());
         readsAccountedNanos = System.nanoTime();
-        long waitedMicros = (readsAccountedNanos - releasedNanos) / 1_000;
         if (!accounted) {
             log.warn("{}: tap reads not yet matched after {}; forwarding may repeat frames the VM read",
                     migrationId, properties.readsAccountedTimeout());
@@ -256,8 +262,13 @@ public final class SourceSession {
             }
         });
         releaseSequence = newest[0];
+        return true;
+    }
+
+    private void logReleased() {
         log.info("{}: released {} kept frames to the destination on {} ({} µs matching the tap's last reads)",
-                migrationId, capture.status().keptFrames(), releaseTrigger, waitedMicros);
+                migrationId, capture.status().keptFrames(), releaseTrigger,
+                (readsAccountedNanos - releasedNanos) / 1_000);
     }
 
     /** Ends forwarding for good: the migration failed or was cancelled, and the VM reads its own tap again. */

@@ -17,6 +17,8 @@ import org.springframework.web.util.UriComponentsBuilder;
 
 import io.netpass.common.security.SecureClients;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.HttpProtocol;
@@ -67,9 +69,31 @@ public final class PeerClient {
         return httpClient.doOnResponse((response, connection) -> {
             Channel connectionChannel = connection.channel().parent();
             if (connectionChannel != null) {
+                connection.channel().pipeline().addFirst(new FlushingWindowUpdates(connectionChannel));
                 connection.onReadIdle(UNFLUSHED_WINDOW_UPDATE_NUDGE.toMillis(), connectionChannel::flush);
             }
         });
+    }
+
+    /**
+     * Flushes the connection after every read the stream's consumer asks for. Asking to read is when Netty's HTTP/2
+     * stream channel writes the WINDOW_UPDATE for the bytes consumed so far; when nothing is queued for the stream
+     * (the source is waiting for that very update) it does not flush it, and the source waits for the nudge above
+     * (docs/frame-stream.md, "The stall"). A flush with nothing pending costs nothing.
+     */
+    private static final class FlushingWindowUpdates extends ChannelOutboundHandlerAdapter {
+
+        private final Channel connection;
+
+        FlushingWindowUpdates(Channel connection) {
+            this.connection = connection;
+        }
+
+        @Override
+        public void read(ChannelHandlerContext context) {
+            context.read();
+            connection.flush();
+        }
     }
 
     /** Uses {@code tls} from now on (a rotated bundle); streams already open keep their connection. */
