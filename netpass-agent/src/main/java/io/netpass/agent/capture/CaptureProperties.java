@@ -30,7 +30,7 @@ import org.springframework.validation.annotation.Validated;
  * @param armSettleWindow how long arming watches the tap's counters to find the moment its ring is empty, from
  *     which counting starts. Default 50ms.
  * @param armSettleTimeout how long arming may extend that window when the VM is behind on its tap and its ring was
- *     not seen empty twice; after it, counting starts anyway and the session reports itself inexact. Arming answers
+ *     not seen empty across it; after it, counting starts anyway and the session reports itself inexact. Arming answers
  *     within this time, so keep it well below the controller's agent response timeout (2s). Default 500ms.
  */
 @ConfigurationProperties("netpass.agent.capture")

@@ -210,9 +210,10 @@ public final class CaptureSession implements AutoCloseable {
      * (frames read + frames dropped) − (frames captured up to it) is the ring's backlog from before the capture began
      * minus what is queued at that sample: it is largest where the queue was empty. Counting from there, "read since
      * arm" counts only captured frames. A running VM empties its ring many times in the window, so the largest value
-     * repeats across it (samples at least a fifth of the window apart). A VM that is behind on its tap (a backlog
-     * that only grows while the window lasts) shows its largest value only at the start: then the window is extended, up to the settle timeout, until the VM catches up and the value
-     * repeats; if it never does, the session reports itself inexact (docs/reconciliation.md).
+     * comes back across it (at samples at least a fifth of the window apart). A VM that is behind on its tap (a
+     * backlog that only grows while the window lasts) shows its largest value only at the start: then the window is
+     * extended, up to the settle timeout, until the VM catches up and the value comes back; if it never does, the
+     * session reports itself inexact (docs/reconciliation.md).
      */
     private void settle() {
         long started = System.nanoTime();
@@ -249,7 +250,7 @@ public final class CaptureSession implements AutoCloseable {
         }
         long tookMillis = (System.nanoTime() - started) / 1_000_000;
         if (!start.settled()) {
-            log.warn("{}: the tap's ring never emptied twice in {} ms; counting may be off by what was queued",
+            log.warn("{}: the tap's ring was not seen empty across {} ms; counting may be off by what was queued",
                     location, tookMillis);
         } else if (tookMillis > properties.armSettleWindow().toMillis() * 2) {
             log.info("{}: the VM caught up with its tap after {} ms; counting starts there", location, tookMillis);
@@ -257,7 +258,7 @@ public final class CaptureSession implements AutoCloseable {
         armed.complete(null);
     }
 
-    /** The sample at which the tap's ring was emptiest, and whether that value was seen at least twice. */
+    /** The last sample at which the tap's ring was emptiest, and whether that value came back across the window. */
     private record EmptiestSample(CounterSample sample, boolean settled) {
     }
 
