@@ -36,7 +36,7 @@ public class PeerFrameStreamController {
     }
 
     /**
-     * Releases the kept frames to the stream the destination holds open ({@code hold=true}), as soon as its VM runs.
+     * The destination's VM runs: the source forwards every kept frame at once, then what still reaches its tap.
      */
     @PostMapping("/v1/peer/migrations/{migrationId}/release")
     public ResponseEntity<Void> release(@PathVariable @Pattern(regexp = ApiPatterns.MIGRATION_ID) String migrationId) {
@@ -51,19 +51,12 @@ public class PeerFrameStreamController {
      * publisher of its own is out of reach of the discard hook, and leaks when the destination cancels the stream
      * before it was written.
      */
-    @GetMapping(path = "/v1/peer/migrations/{migrationId}/frames", produces = "application/vnd.netpass.frame-stream.v1")
+    @GetMapping(path = "/v1/peer/migrations/{migrationId}/frames", produces = "application/vnd.netpass.frame-stream.v2")
     public Mono<Void> frames(@PathVariable @Pattern(regexp = ApiPatterns.MIGRATION_ID) String migrationId,
             @RequestParam(defaultValue = "-1") @Min(-1) long after, @RequestParam(defaultValue = "false") boolean hold,
             ServerHttpResponse response) {
-        SourceSession session = sessions.source(migrationId);
-        // A held stream waits for the release (the destination's signal, or its VM's frame flooded back here); the
-        // headers depend on the release, and are committed with the stream's first buffer.
-        Flux<DataBuffer> body = session.frames(after, hold, response.bufferFactory(), released -> {
-            response.getHeaders().setContentType(PeerClient.FRAME_STREAM);
-            response.getHeaders().set(PeerClient.RELEASE_SEQUENCE_HEADER, Long.toString(released.releaseSequence()));
-            response.getHeaders().set(PeerClient.KEPT_FRAMES_HEADER,
-                    Long.toString(released.captureStatus().keptFrames()));
-        });
+        Flux<DataBuffer> body = sessions.source(migrationId).frames(after, hold, response.bufferFactory());
+        response.getHeaders().setContentType(PeerClient.FRAME_STREAM);
         return response.writeWith(body.doOnDiscard(DataBuffer.class, DataBufferUtils::release));
     }
 }

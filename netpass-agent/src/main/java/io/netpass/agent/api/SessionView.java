@@ -76,12 +76,11 @@ public record SessionView(
         counters.put("skippedSentByVm", session.skippedSentByVm());
         counters.put("reconnects", session.reconnects());
         counters.put("lastInjectedSequence", session.lastInjectedSequence());
-        DestinationSession.PullTimings pull = session.pullTimings();
+        counters.put("stagedFrames", session.stagedFrames());
+        counters.put("stagedAtRelease", session.stagedAtRelease());
+        counters.put("withdrawnFrames", session.withdrawnFrames());
+        counters.put("readAfterInjection", session.readAfterInjection());
         Map<String, Long> timings = new LinkedHashMap<>();
-        timings.put("releaseToRequestMicros", micros(pull.requestStarted()));
-        timings.put("releaseToResponseMicros", micros(pull.responseReceived()));
-        timings.put("releaseToFirstChunkMicros", micros(pull.firstChunkReceived()));
-        timings.put("releaseToFirstDecodeMicros", micros(pull.firstChunkDecoded()));
         timings.put("releaseToFirstInjectionMicros", micros(session.releaseToFirstInjectionNanos()));
         timings.put("releaseToBurstInjectedMicros", micros(session.releaseToBurstInjectedNanos()));
         return new SessionView(session.migrationId(), "destination", session.state().name().toLowerCase(),

@@ -521,6 +521,19 @@ public final class CaptureSession implements AutoCloseable {
     }
 
     /**
+     * As {@link #readKeptAfter(long, int, KeptFrameReader)}, handing over only frames captured at or before
+     * {@code capturedThroughNanos} ({@link System#nanoTime()}).
+     */
+    public int readKeptAfter(long afterSequence, int max, long capturedThroughNanos, KeptFrameReader reader) {
+        lock.lock();
+        try {
+            return closed ? 0 : kept.readAfter(afterSequence, max, capturedThroughNanos, reader);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * Waits until every read the tap has counted so far has been matched to a kept frame, so that no frame the VM
      * has read is still among the kept ones. Returns at once when the capture has ended (its last reconciliation is
      * done) and otherwise within a counter interval or two.
@@ -592,6 +605,42 @@ public final class CaptureSession implements AutoCloseable {
         lock.lock();
         try {
             while (!closed && kept.newestClassifiedSequence() <= afterSequence) {
+                if (remaining <= 0 || !thread.isAlive()) {
+                    return false;
+                }
+                remaining = reconciled.awaitNanos(remaining);
+            }
+            return !closed;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The newest frame the VM has read (or read past: the tap dropped it while the VM ran on); -1 while none. Frames
+     * up to it are not kept.
+     */
+    public long readThrough() {
+        lock.lock();
+        try {
+            return kept.readThrough();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Waits up to {@code timeout} for a kept frame numbered after {@code afterSequence} that a counter sample has
+     * covered, or for the VM to have read past {@code readThrough}.
+     *
+     * @return whether either happened
+     */
+    public boolean awaitKeptAfterOrRead(long afterSequence, long readThrough, java.time.Duration timeout)
+            throws InterruptedException {
+        long remaining = timeout.toNanos();
+        lock.lock();
+        try {
+            while (!closed && kept.newestClassifiedSequence() <= afterSequence && kept.readThrough() <= readThrough) {
                 if (remaining <= 0 || !thread.isAlive()) {
                     return false;
                 }

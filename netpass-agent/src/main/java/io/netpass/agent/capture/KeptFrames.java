@@ -39,6 +39,7 @@ final class KeptFrames implements AutoCloseable {
     private static final int VLAN_TAG_LENGTH = 4;
     private static final int VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
     private static final int MAX_FRAME = 65_536 + 64;
+    static final long NO_AGE_LIMIT = Long.MAX_VALUE;
 
     private final Arena arena = Arena.ofShared();
     private final MemorySegment ring;
@@ -60,6 +61,8 @@ final class KeptFrames implements AutoCloseable {
     private long runFramesGone;
     private long sequenceBase;
     private long lastAppended = -1;
+    /** Sequence of the newest stored frame that left because the VM read it or a frame after it; -1 before. */
+    private long readThrough = -1;
     private long newestClassified = -1;
     /** Entries removed from the head so far: a {@link #readAfter} resume point is valid while this is unchanged. */
     private long removals;
@@ -296,6 +299,9 @@ final class KeptFrames implements AutoCloseable {
                 remaining--;
                 lastReleased = physical;
             }
+            if ((flags & RUN) == 0) {
+                readThrough = ring.get(JAVA_LONG, physical + 8) - sequenceBase;
+            }
             removeHead(at, physical);
         }
         return lastReleased;
@@ -365,6 +371,14 @@ final class KeptFrames implements AutoCloseable {
      * how many.
      */
     int readAfter(long afterSequence, int max, KeptFrameReader reader) {
+        return readAfter(afterSequence, max, NO_AGE_LIMIT, reader);
+    }
+
+    /**
+     * As {@link #readAfter(long, int, KeptFrameReader)}, stopping at the first frame captured after
+     * {@code capturedThroughNanos}.
+     */
+    int readAfter(long afterSequence, int max, long capturedThroughNanos, KeptFrameReader reader) {
         long position = head;
         int i = 0;
         // A stream reads on where its previous call stopped: scanning from the head each time made forwarding a
@@ -378,7 +392,8 @@ final class KeptFrames implements AutoCloseable {
             position = skipWrap(position);
             long physical = position % capacity;
             long sequence = ring.get(JAVA_LONG, physical + 8);
-            if (sequence > newestClassified) {
+            if (sequence > newestClassified || capturedThroughNanos != NO_AGE_LIMIT
+                    && ring.get(JAVA_LONG, physical + 16) - capturedThroughNanos > 0) {
                 break;
             }
             boolean stored = (ring.get(JAVA_INT, physical + 4) & RUN) == 0;
@@ -402,6 +417,14 @@ final class KeptFrames implements AutoCloseable {
      */
     long newestClassifiedSequence() {
         return newestClassified - sequenceBase;
+    }
+
+    /**
+     * The newest stored frame the VM has read, or read past (a frame the tap dropped while the VM ran on): no frame
+     * up to it is kept any more, whatever the receiver acknowledged; -1 while none.
+     */
+    long readThrough() {
+        return readThrough;
     }
 
     /** Hands every stored frame to {@code reader}, oldest first, leaving them in place. */

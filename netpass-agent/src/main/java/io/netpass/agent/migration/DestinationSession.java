@@ -4,8 +4,8 @@ import java.lang.foreign.MemorySegment;
 import java.net.URI;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -22,7 +22,9 @@ import io.netpass.agent.inject.InjectionReport;
 import io.netpass.agent.inject.TapInjector;
 import io.netpass.agent.stream.ForwardedFrame;
 import io.netpass.agent.stream.FrameStreamDecoder;
+import io.netpass.agent.stream.FrameStreamRecord;
 import io.netpass.agent.stream.PeerClient;
+import io.netpass.agent.stream.SourceRead;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -31,13 +33,15 @@ import reactor.core.scheduler.Scheduler;
 import reactor.util.retry.Retry;
 
 /**
- * The destination side of a migration: watches the VM's tap until the VM runs, then pulls the source's kept frames
- * and injects them in order. A broken stream is reopened after the last injected frame, so nothing is lost or
- * injected twice.
+ * The destination side of a migration: holds the frames the source forwards ahead while the VM is paused there, and
+ * injects them in order the moment it sees its VM run here, then what still arrives. A broken stream is reopened
+ * after the last frame received, so nothing is lost or injected twice.
  */
 public final class DestinationSession {
 
     private static final Logger log = LoggerFactory.getLogger(DestinationSession.class);
+    /** Injected sequences remembered after the release, to count any the source then reports its VM had read. */
+    private static final int REMEMBERED_INJECTIONS = 65_536;
 
     private final String migrationId;
     private final TapLocation location;
@@ -47,33 +51,35 @@ public final class DestinationSession {
     private final Scheduler injectionScheduler;
     private final TapWatch watch;
     private final Instant armedAt = Instant.now();
-    private final AtomicBoolean pulling = new AtomicBoolean();
     private final AtomicLong injectedFrames = new AtomicLong();
     private final AtomicLong injectedBytes = new AtomicLong();
     private final AtomicLong injectionFailures = new AtomicLong();
     private final AtomicLong skippedAlreadyDelivered = new AtomicLong();
     private final AtomicLong skippedSentByVm = new AtomicLong();
     private final AtomicLong reconnects = new AtomicLong();
+    private final Sinks.Empty<Void> released = Sinks.empty();
     private volatile SessionState state = SessionState.ARMED;
     private volatile long lastInjected = FrameStreamDecoder.NO_SEQUENCE;
-    private volatile long releaseSequence = -1;
     private volatile long vmRunningNanos;
     private volatile @Nullable Instant vmRunningAt;
-    private volatile long pullStartedNanos;
-    private volatile long responseNanos;
-    private volatile long firstChunkNanos;
-    private volatile long firstDecodeNanos;
     private volatile long firstInjectionNanos;
     private volatile long burstInjectedNanos;
     private volatile @Nullable String failure;
     private volatile @Nullable Disposable pull;
-    /** The stream opened at arming and held by the source until release; see {@link #openHeldStream()}. */
-    private final Sinks.One<PeerClient.FrameStreamResponse> heldStream = Sinks.one();
-    private volatile @Nullable Disposable heldRequest;
-    private volatile boolean heldRequestInFlight;
-    private volatile boolean heldStreamAnswered;
-    private @Nullable TapInjector injector;
     private final Consumer<DestinationSession> onCompleted;
+
+    // Guarded by this: the frames held until the VM runs, and what the source said its VM read.
+    private final ArrayDeque<ForwardedFrame> staged = new ArrayDeque<>();
+    private long stagedBytes;
+    private long lastReceived = FrameStreamDecoder.NO_SEQUENCE;
+    private long sourceReadThrough = FrameStreamDecoder.NO_SEQUENCE;
+    private @Nullable ForwardedFrame heldByVmm;
+    private long burstEnd = FrameStreamDecoder.NO_SEQUENCE;
+    private long stagedAtRelease;
+    private long withdrawnFrames;
+    private long readAfterInjection;
+    private final ArrayDeque<Long> injectedSinceRelease = new ArrayDeque<>();
+    private @Nullable TapInjector injector;
 
     DestinationSession(String migrationId, TapLocation location, List<String> vmMacs, URI sourceAgent,
             PeerClient peers, ForwardingProperties properties, CaptureProperties captureProperties,
@@ -95,139 +101,74 @@ public final class DestinationSession {
             watch.close();
             throw e;
         }
-        peers.ping(sourceAgent).subscribe(null, error -> log.warn("{}: source agent {} not reachable yet: {}",
-                migrationId, sourceAgent, error.getMessage()));
-        openHeldStream();
-    }
-
-    /**
-     * Opens the frame stream now, before the VM runs: the source answers it only once it releases, so at switchover
-     * no request has to travel and be dispatched first (docs/performance.md). Retried while armed, since the source
-     * side may be armed after this one or its agent restart meanwhile.
-     */
-    private void openHeldStream() {
-        heldRequest = Mono.defer(() -> {
-                    heldRequestInFlight = true;
-                    return peers.frames(sourceAgent, migrationId, FrameStreamDecoder.NO_SEQUENCE, true);
-                })
-                .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofMillis(50))
-                        .maxBackoff(Duration.ofSeconds(1))
-                        .filter(error -> state == SessionState.ARMED && !pulling.get())
-                        .doBeforeRetry(signal -> {
-                            heldRequestInFlight = false;
-                            log.debug("{}: held frame stream failed ({}); opening it again", migrationId,
-                                    signal.failure().getMessage());
-                        }))
-                .subscribe(response -> {
-                    heldStreamAnswered = true;
-                    heldStream.tryEmitValue(response);
-                }, error -> {
-                    heldRequestInFlight = false;
-                    heldStream.tryEmitError(error);
-                });
-    }
-
-    /**
-     * The stream opened at arming, for the first pull: the source is told to release it unless it has already
-     * answered. Null if that stream is not open (the request failed and waits to be retried), so that the pull
-     * opens a stream of its own.
-     */
-    private @Nullable Mono<PeerClient.FrameStreamResponse> takeHeldStream() {
-        Disposable request = heldRequest;
-        heldRequest = null;
-        if (request == null) {
-            return null;
-        }
-        if (!heldRequestInFlight) {
-            request.dispose();
-            return null;
-        }
-        if (!heldStreamAnswered) {
-            // Usually the source has released already, on the VM's announcement flooded back to it, and its answer
-            // is on the way: a request sent at once would compete with that answer for this agent's event loop.
-            Mono.delay(properties.releaseRequestDelay())
-                    .filter(tick -> !heldStreamAnswered)
-                    .flatMap(tick -> peers.release(sourceAgent, migrationId)).subscribe(null, error -> log.warn(
-                    "{}: asking the source agent to release failed: {}", migrationId, error.getMessage()));
-        }
-        // A source that never answers is treated like a broken stream: the pull opens one of its own.
-        return heldStream.asMono().timeout(properties.streamIdleTimeout()).doOnError(error -> request.dispose());
-    }
-
-    /** Cancels the stream opened at arming if no pull took it, releasing a body already received. */
-    private void closeHeldStream() {
-        Disposable request = heldRequest;
-        heldRequest = null;
-        if (request != null) {
-            request.dispose();
-            heldStream.asMono().subscribe(response -> response.body().subscribe(DataBufferUtils::release,
-                    error -> { }).dispose(), error -> { });
-        }
-    }
-
-    private void vmRunning(long nanos) {
-        vmRunningNanos = nanos;
-        vmRunningAt = Instant.now();
-        // Logged after the pull started: a synchronous log line costs a few hundred µs.
         startPulling();
-        log.info("{}: destination VM runs on {}", migrationId, location);
     }
 
-    /** Pulls now, for orchestrators that report the destination running before its first frame is seen. */
+    /**
+     * The VM runs here (its first frame, or its tap read): the held frames are injected at once, on the watch thread
+     * that saw it, and the source is told.
+     */
+    private void vmRunning(long nanos) {
+        synchronized (this) {
+            if (vmRunningNanos != 0 || state != SessionState.ARMED) {
+                return;
+            }
+            vmRunningNanos = nanos;
+            vmRunningAt = Instant.now();
+            state = SessionState.FORWARDING;
+            stagedAtRelease = staged.size();
+            burstEnd = staged.isEmpty() ? FrameStreamDecoder.NO_SEQUENCE : staged.getLast().sequence();
+            injectStaged();
+        }
+        released.tryEmitEmpty();
+        // Logged and told after the injection: either costs hundreds of µs.
+        peers.release(sourceAgent, migrationId).subscribe(null, error -> log.warn(
+                "{}: telling the source agent that the VM runs failed: {}", migrationId, error.getMessage()));
+        log.info("{}: destination VM runs on {}; injected the {} frames held for it", migrationId, location,
+                stagedAtRelease);
+    }
+
+    /** Injects now, for orchestrators that report the destination running before its first frame is seen. */
     void destinationResumed() {
         if (vmRunningNanos == 0) {
             vmRunning(System.nanoTime());
         }
     }
 
+    /**
+     * Pulls from arming on: the held stream before the VM runs, a plain one after. Retried while armed (the source
+     * side may be armed after this one, or its agent restart) and for the reconnect window once the VM runs.
+     */
     private void startPulling() {
-        if (state != SessionState.ARMED || !pulling.compareAndSet(false, true)) {
-            return;
-        }
-        state = SessionState.FORWARDING;
         pull = Flux.defer(this::pullOnce)
                 .retryWhen(Retry.backoff(Long.MAX_VALUE, Duration.ofMillis(5))
                         .maxBackoff(Duration.ofMillis(200))
-                        .filter(error -> state == SessionState.FORWARDING
+                        .filter(error -> state == SessionState.ARMED || state == SessionState.FORWARDING
                                 && System.nanoTime() - vmRunningNanos < properties.reconnectWindow().toNanos())
                         .doBeforeRetry(signal -> {
                             reconnects.incrementAndGet();
                             log.info("{}: frame stream broke ({}); resuming after {}", migrationId,
-                                    signal.failure().getMessage(), lastInjected);
+                                    signal.failure().getMessage(), resumeAfter());
                         }))
                 .subscribe(null, this::pullFailed, this::pullCompleted);
     }
 
-    /** One request: frames after the last injected one, decoded and injected chunk by chunk. */
+    private synchronized long resumeAfter() {
+        return lastReceived;
+    }
+
+    /** One request: the records after the last frame received, decoded and acted on chunk by chunk. */
     private Flux<Void> pullOnce() {
         FrameStreamDecoder decoder = new FrameStreamDecoder();
-        if (pullStartedNanos == 0) {
-            pullStartedNanos = System.nanoTime();
-        }
-        Mono<PeerClient.FrameStreamResponse> held = takeHeldStream();
-        Mono<PeerClient.FrameStreamResponse> request = held != null ? held
-                : peers.frames(sourceAgent, migrationId, lastInjected);
-        return request
-                .flatMapMany(response -> {
-                    if (responseNanos == 0) {
-                        responseNanos = System.nanoTime();
-                    }
-                    if (response.releaseSequence() >= 0) {
-                        releaseSequence = response.releaseSequence();
-                    }
-                    // A stream that stops delivering without breaking (an unflushed WINDOW_UPDATE, which PeerClient now
-                    // flushes: docs/frame-stream.md) is treated as broken: the pull resumes after the last injected
-                    // frame.
-                    return response.body().timeout(properties.streamIdleTimeout()).doOnNext(chunk -> {
-                        if (firstChunkNanos == 0) {
-                            firstChunkNanos = System.nanoTime();
-                        }
-                    });
-                })
+        boolean hold = vmRunningNanos == 0;
+        return peers.frames(sourceAgent, migrationId, resumeAfter(), hold)
+                // Before the VM runs the stream may rightly be idle for minutes; after, a stream that stops
+                // delivering without breaking is treated as broken and resumed.
+                .timeout(Mono.defer(this::idleTimeout), chunk -> Mono.defer(this::idleTimeout))
                 .publishOn(injectionScheduler, 4)
                 .concatMap(chunk -> {
-                    inject(decoder.decode(chunk));
-                    return Mono.<Void>empty();
+                    receive(decoder.decode(chunk));
+                    return roomToStage();
                 })
                 .doOnDiscard(DataBuffer.class, DataBufferUtils::release)
                 .concatWith(Mono.defer(() -> {
@@ -237,32 +178,77 @@ public final class DestinationSession {
                 }));
     }
 
-    private synchronized void inject(List<ForwardedFrame> frames) {
-        if (firstDecodeNanos == 0) {
-            firstDecodeNanos = System.nanoTime();
+    private Mono<Long> idleTimeout() {
+        return released.asMono().then(Mono.delay(properties.streamIdleTimeout()));
+    }
+
+    /** Completes once the held frames fit the staging capacity; until then the stream is not read (backpressure). */
+    private Mono<Void> roomToStage() {
+        return Mono.defer(() -> hasRoom() ? Mono.<Void>empty()
+                : Flux.interval(Duration.ofMillis(1)).filter(tick -> hasRoom()).next().then());
+    }
+
+    private synchronized boolean hasRoom() {
+        return stagedBytes < properties.stagingCapacity().toBytes() || state != SessionState.ARMED;
+    }
+
+    private synchronized void receive(List<FrameStreamRecord> records) {
+        for (FrameStreamRecord record : records) {
+            switch (record) {
+                case SourceRead read -> sourceRead(read.sequence());
+                case ForwardedFrame frame when frame.heldByVmm() -> heldByVmm = frame;
+                case ForwardedFrame frame -> {
+                    lastReceived = frame.sequence();
+                    if (frame.sequence() > sourceReadThrough && frame.sequence() > lastInjected) {
+                        staged.addLast(frame);
+                        stagedBytes += frame.frame().length;
+                    }
+                }
+            }
         }
+        if (vmRunningNanos != 0) {
+            injectStaged();
+        }
+    }
+
+    /** The source VM read every frame up to {@code sequence}: those held are withdrawn. */
+    private void sourceRead(long sequence) {
+        sourceReadThrough = sequence;
+        while (!staged.isEmpty() && staged.getFirst().sequence() <= sequence) {
+            stagedBytes -= staged.removeFirst().frame().length;
+            withdrawnFrames++;
+        }
+        if (heldByVmm != null && heldByVmm.sequence() != sequence) {
+            heldByVmm = null;
+        }
+        while (!injectedSinceRelease.isEmpty() && injectedSinceRelease.getFirst() <= sequence) {
+            injectedSinceRelease.removeFirst();
+            readAfterInjection++;
+        }
+        if (readAfterInjection > 0 && vmRunningNanos != 0) {
+            log.warn("{}: the source reports {} frames already injected here as read by its VM", migrationId,
+                    readAfterInjection);
+        }
+    }
+
+    /** Injects every held frame, in order; the caller holds this session's lock. */
+    private void injectStaged() {
         TapInjector target = injector;
-        if (target == null || frames.isEmpty()) {
+        if (target == null || staged.isEmpty()) {
             return;
         }
-        long burstEnd = releaseSequence;
-        boolean burstDone = false;
-        for (ForwardedFrame frame : frames) {
-            if (frame.sequence() <= lastInjected) {
-                continue;
+        while (!staged.isEmpty()) {
+            ForwardedFrame frame = staged.removeFirst();
+            stagedBytes -= frame.frame().length;
+            ForwardedFrame held = heldByVmm;
+            if (held != null) {
+                heldByVmm = null;
+                // The frame the source VM read last, if the ones injected start right after it: its VMM may hold it.
+                if (lastInjected == FrameStreamDecoder.NO_SEQUENCE && held.sequence() + 1 == frame.sequence()) {
+                    injectOne(target, held);
+                }
             }
-            MemorySegment bytes = MemorySegment.ofArray(frame.frame());
-            if (watch.sentByVm(bytes)) {
-                // The VM's own announcement or ARP, flooded back to the old tap after it moved: a VM must not
-                // receive itself (IPv6 duplicate address detection would see a conflict).
-                skippedSentByVm.incrementAndGet();
-            } else if (watch.alreadyDelivered(bytes)) {
-                skippedAlreadyDelivered.incrementAndGet();
-            } else {
-                target.inject(frame.sequence(), MemorySegment.ofArray(frame.vnetHeader()), bytes);
-            }
-            lastInjected = frame.sequence();
-            burstDone |= burstEnd >= 0 && frame.sequence() >= burstEnd;
+            injectOne(target, frame);
         }
         target.flush();
         InjectionReport report = target.report();
@@ -270,7 +256,7 @@ public final class DestinationSession {
         if (firstInjectionNanos == 0 && report.injectedFrames() > 0) {
             firstInjectionNanos = now;
         }
-        if (burstDone && burstInjectedNanos == 0) {
+        if (burstInjectedNanos == 0 && lastInjected >= burstEnd) {
             burstInjectedNanos = now;
         }
         injectedFrames.set(report.injectedFrames());
@@ -278,20 +264,40 @@ public final class DestinationSession {
         injectionFailures.set(report.failedFrames());
     }
 
-    private void pullCompleted() {
-        state = SessionState.COMPLETED;
-        if (burstInjectedNanos == 0) {
-            burstInjectedNanos = firstInjectionNanos;
+    private void injectOne(TapInjector target, ForwardedFrame frame) {
+        MemorySegment bytes = MemorySegment.ofArray(frame.frame());
+        if (watch.sentByVm(bytes)) {
+            // The VM's own announcement or ARP, flooded back to the old tap after it moved: a VM must not receive
+            // itself (IPv6 duplicate address detection would see a conflict).
+            skippedSentByVm.incrementAndGet();
+        } else if (watch.alreadyDelivered(bytes)) {
+            skippedAlreadyDelivered.incrementAndGet();
+        } else {
+            target.inject(frame.sequence(), MemorySegment.ofArray(frame.vnetHeader()), bytes);
+            if (injectedSinceRelease.size() == REMEMBERED_INJECTIONS) {
+                injectedSinceRelease.removeFirst();
+            }
+            injectedSinceRelease.addLast(frame.sequence());
         }
-        log.info("{}: injected {} frames ({} failed, {} already delivered directly, {} sent by the VM itself)",
-                migrationId, injectedFrames.get(), injectionFailures.get(), skippedAlreadyDelivered.get(),
-                skippedSentByVm.get());
+        lastInjected = Math.max(lastInjected, frame.sequence());
+    }
+
+    private void pullCompleted() {
+        synchronized (this) {
+            state = SessionState.COMPLETED;
+            if (burstInjectedNanos == 0) {
+                burstInjectedNanos = firstInjectionNanos;
+            }
+        }
+        log.info("{}: injected {} frames ({} failed, {} already delivered directly, {} sent by the VM itself, {} "
+                + "withdrawn as read by the source VM)", migrationId, injectedFrames.get(), injectionFailures.get(),
+                skippedAlreadyDelivered.get(), skippedSentByVm.get(), withdrawnFrames());
         onCompleted.accept(this);
         closeInjectorLater();
     }
 
     private void pullFailed(Throwable error) {
-        if (state == SessionState.FORWARDING) {
+        if (state == SessionState.FORWARDING || state == SessionState.ARMED) {
             state = SessionState.FAILED;
             failure = error.getMessage();
             log.warn("{}: forwarding failed: {}", migrationId, error.getMessage());
@@ -312,15 +318,18 @@ public final class DestinationSession {
             injector.close();
             injector = null;
         }
+        staged.clear();
+        stagedBytes = 0;
         watch.close();
     }
 
     void abort(String reason) {
-        if (!state.finished()) {
-            state = SessionState.ABORTED;
-            failure = reason;
+        synchronized (this) {
+            if (!state.finished()) {
+                state = SessionState.ABORTED;
+                failure = reason;
+            }
         }
-        closeHeldStream();
         Disposable running = pull;
         if (running != null) {
             running.dispose();
@@ -393,23 +402,27 @@ public final class DestinationSession {
         return lastInjected;
     }
 
+    /** Frames held for the VM now, before it runs. */
+    public synchronized long stagedFrames() {
+        return staged.size();
+    }
+
+    /** Frames held for the VM when it was seen running, and so injected at once. */
+    public synchronized long stagedAtRelease() {
+        return stagedAtRelease;
+    }
+
+    /** Frames received ahead and then withdrawn: the source VM read them after all. */
+    public synchronized long withdrawnFrames() {
+        return withdrawnFrames;
+    }
+
     /**
-     * Where the release's time went, in nanoseconds from the VM seen running to: the first request started, its
-     * response headers received, the first chunk of the body received (on the connection's event loop), the first
-     * chunk decoded (on the injection thread); -1 for what has not happened.
+     * Frames injected here that the source later reported its VM had read: delivered twice. The source's VM is
+     * stopped long before this one runs, so this stays 0 unless that order breaks (docs/frame-stream.md).
      */
-    public PullTimings pullTimings() {
-        return new PullTimings(sinceVmRunning(pullStartedNanos), sinceVmRunning(responseNanos),
-                sinceVmRunning(firstChunkNanos), sinceVmRunning(firstDecodeNanos));
-    }
-
-    /** See {@link #pullTimings()}. */
-    public record PullTimings(long requestStarted, long responseReceived, long firstChunkReceived,
-            long firstChunkDecoded) {
-    }
-
-    private long sinceVmRunning(long nanos) {
-        return nanos == 0 || vmRunningNanos == 0 ? -1 : nanos - vmRunningNanos;
+    public synchronized long readAfterInjection() {
+        return readAfterInjection;
     }
 
     /** Nanoseconds from the VM seen running to the first injected frame; -1 if none yet. */
@@ -417,7 +430,7 @@ public final class DestinationSession {
         return firstInjectionNanos == 0 ? -1 : firstInjectionNanos - vmRunningNanos;
     }
 
-    /** Nanoseconds from the VM seen running to the last frame kept at release injected; -1 if not yet. */
+    /** Nanoseconds from the VM seen running to the last frame held for it then injected; -1 if not yet. */
     public long releaseToBurstInjectedNanos() {
         return burstInjectedNanos == 0 ? -1 : burstInjectedNanos - vmRunningNanos;
     }

@@ -7,6 +7,7 @@ import jakarta.validation.constraints.NotNull;
 
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
 import org.springframework.validation.annotation.Validated;
 
 /**
@@ -33,10 +34,14 @@ import org.springframework.validation.annotation.Validated;
  * @param forwardFrameHeldByVmm whether the source also forwards the last frame its VM read, when kept frames follow
  *     it directly. QEMU reads one frame after the VM stops, cannot deliver it and holds it in its own queue, which
  *     the migration does not carry (docs/reconciliation.md). Default true; turn off for a VMM that does not do this.
- * @param releaseRequestDelay how long a destination whose VM runs waits for the stream it holds open to be answered
- *     before it asks the source to release ({@code POST …/release}). The source usually releases first, on the VM's
- *     announcement flooded back to its tap, and a request sent at once competes with its answer for the
- *     destination's event loop (docs/performance.md). Default 3ms; 0 asks at once.
+ * @param forwardAheadAfter before the release, the source forwards a kept frame once its VM has left it unread this
+ *     long, so that the destination holds it before its VM runs and injects it without waiting for the source
+ *     (docs/frame-stream.md). A running VM reads most frames sooner; frames it reads after all are withdrawn. Lower
+ *     sends more frames the VM ends up reading; higher leaves more of a short pause to travel after the release.
+ *     Default 2ms.
+ * @param stagingCapacity bytes of forwarded frames the destination holds before its VM runs; when full, it stops
+ *     reading the stream and the source keeps the rest (HTTP/2 flow control). Default 64MB, the source's default
+ *     capture buffer.
  */
 @ConfigurationProperties("netpass.agent.forwarding")
 @Validated
@@ -51,11 +56,12 @@ public record ForwardingProperties(
         @NotNull @DefaultValue("1s") Duration streamIdleTimeout,
         @NotNull @DefaultValue("30m") Duration armedTimeout,
         @DefaultValue("true") boolean forwardFrameHeldByVmm,
-        @NotNull @DefaultValue("3ms") Duration releaseRequestDelay) {
+        @NotNull @DefaultValue("2ms") Duration forwardAheadAfter,
+        @NotNull @DefaultValue("64MB") DataSize stagingCapacity) {
 
     public static ForwardingProperties defaults() {
         return new ForwardingProperties(Duration.ofMillis(300), Duration.ofSeconds(3), 256, Duration.ofSeconds(10),
                 Duration.ofMillis(200), 4096, Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofMinutes(30),
-                true, Duration.ofMillis(3));
+                true, Duration.ofMillis(2), DataSize.ofMegabytes(64));
     }
 }

@@ -5,7 +5,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.function.Consumer;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -36,6 +35,8 @@ public final class SourceSession {
 
     private static final Logger log = LoggerFactory.getLogger(SourceSession.class);
     private static final Duration FRAME_WAIT = Duration.ofMillis(1);
+    /** How long a held stream waits for something to send before its VM stopped: the capture wakes it sooner. */
+    private static final Duration IDLE_WAIT = Duration.ofMillis(50);
     /** Frames in a stream's first chunk: small, so that the destination injects its first frames sooner. */
     private static final int FIRST_CHUNK_FRAMES = 16;
 
@@ -183,41 +184,36 @@ public final class SourceSession {
     }
 
     /**
-     * The frame stream for the destination: every kept frame numbered after {@code after}, then the frames that
-     * still reach this tap, then an END record once none has arrived for the quiet period (or at the deadline).
-     * Asking is also the acknowledgement: frames up to {@code after} are let go.
+     * The frame stream for the destination. Asking is also the acknowledgement: once released, frames up to
+     * {@code after} are let go.
      *
-     * <p>A {@code held} stream starts only once the release is requested ({@link #requestRelease}); otherwise asking
-     * requests it. Before its first buffer the stream releases the frames (blocking briefly, on the forwarding
-     * scheduler) and hands this session to {@code onReleased}, which can still set the response's headers.
+     * <p>A {@code held} stream starts at once, before the release: it carries the kept frames the VM has left
+     * unread for the forward-ahead delay and READ records as the VM reads on, so that the destination holds the
+     * frames before its VM runs and injects them without waiting for this host (docs/frame-stream.md). Otherwise
+     * asking requests the release first. After the release every kept frame goes at once, then the frames that
+     * still reach this tap, then an END record once none has arrived for the quiet period (or at the deadline).
      */
-    public Flux<DataBuffer> frames(long after, boolean held, DataBufferFactory buffers,
-            Consumer<SourceSession> onReleased) {
+    public Flux<DataBuffer> frames(long after, boolean held, DataBufferFactory buffers) {
         if (state == SessionState.ABORTED) {
             return Flux.error(new SessionFinishedException(migrationId, MigrationRole.SOURCE, state));
         }
-        Mono<Void> released = held ? whenReleaseRequested()
-                : Mono.fromRunnable(() -> requestRelease(ReleaseTrigger.PULL));
+        if (!held) {
+            requestRelease(ReleaseTrigger.PULL);
+        }
         StreamCursor cursor = new StreamCursor(after, buffers);
-        // The first chunk leaves with the header, as the response's first write: the next one is asked for only once
-        // that write is done.
         Mono<DataBuffer> header = Mono.fromCallable(() -> {
-            boolean releasedNow = release();
-            capture.acknowledge(after);
-            onReleased.accept(this);
-            DataBuffer streamHeader = encoder.header(buffers);
-            DataBuffer first = cursor.next();
-            if (releasedNow) {
-                // Logged once the first buffer is ready: a synchronous log line costs a few hundred µs here.
-                logReleased();
+            if (releaseRequested.get()) {
+                if (release()) {
+                    logReleased();
+                }
+                capture.acknowledge(after);
             }
-            return first == null ? streamHeader : buffers.join(List.of(streamHeader, first));
+            return encoder.header(buffers);
         });
         Flux<DataBuffer> body = Flux.defer(() -> cursor.ended ? Flux.empty()
                 : Mono.fromCallable(cursor::next).repeat(() -> !cursor.ended));
-        // The release may be requested on the capture thread, which the release itself waits for: one hop to the
-        // forwarding scheduler, and everything from there.
-        return released.thenMany(Flux.concat(header, body).subscribeOn(forwardingScheduler))
+        // The stream blocks between frames (waiting for the capture), so it runs on the forwarding scheduler.
+        return Flux.concat(header, body).subscribeOn(forwardingScheduler)
                 .doOnSubscribe(subscription -> activeStreams.incrementAndGet())
                 .doFinally(signal -> activeStreams.decrementAndGet())
                 .doOnDiscard(DataBuffer.class, DataBufferUtils::release);
@@ -308,11 +304,14 @@ public final class SourceSession {
     private final class StreamCursor {
         private final DataBufferFactory buffers;
         private long lastSent;
+        /** The newest frame the VM had read when last looked at, and the newest one told to the destination. */
+        private long readSeen = -1;
+        private long readSent = -1;
+        private long heldSent = -1;
         private long lastArrivalNanos;
         private long sent;
         private int chunks;
         private boolean ended;
-        private boolean heldFrameOffered;
 
         StreamCursor(long after, DataBufferFactory buffers) {
             this.lastSent = after;
@@ -320,14 +319,27 @@ public final class SourceSession {
         }
 
         @Nullable DataBuffer next() throws InterruptedException {
-            if (lastArrivalNanos == 0) {
-                lastArrivalNanos = releasedNanos;
-            }
             if (state == SessionState.ABORTED) {
                 ended = true;
                 return null;
             }
-            if (!capture.awaitKeptAfter(lastSent, FRAME_WAIT)) {
+            if (releaseRequested.get() && release()) {
+                logReleased();
+            }
+            boolean released = releasedNanos != 0;
+            if (lastArrivalNanos == 0 && released) {
+                lastArrivalNanos = releasedNanos;
+            }
+            if (!released && !capture.capturing()) {
+                // The tap is gone (the source VM ended): what is kept waits for the release.
+                Thread.sleep(IDLE_WAIT);
+                return null;
+            }
+            if (!capture.awaitKeptAfterOrRead(Math.max(lastSent, readSeen), readSeen,
+                    released ? FRAME_WAIT : IDLE_WAIT)) {
+                if (!released) {
+                    return null;
+                }
                 long now = System.nanoTime();
                 boolean quiet = now - lastArrivalNanos >= properties.quietPeriod().toNanos();
                 boolean late = now - releasedNanos >= properties.deadline().toNanos();
@@ -338,46 +350,79 @@ public final class SourceSession {
                 }
                 return null;
             }
-            List<DataBuffer> encoded = new ArrayList<>(properties.batchFrames() + 1);
-            if (properties.forwardFrameHeldByVmm() && !heldFrameOffered) {
-                heldFrameOffered = true;
-                boolean held = capture.readLastRead(frame -> {
-                    if (frame.sequence() > lastSent) {
-                        encoded.add(encoder.encode(frame, buffers));
-                        lastSent = frame.sequence();
-                        forwardedBytes.addAndGet(frame.frame().byteSize());
-                        forwardedHeldFrames.incrementAndGet();
-                        log.info("{}: forwarding frame {}, the last the VM read: its VMM may hold it", migrationId,
-                                frame.sequence());
-                    }
-                });
-                if (!held) {
-                    log.info("{}: no read frame directly precedes the kept ones", migrationId);
-                }
+            readSeen = capture.readThrough();
+            List<DataBuffer> encoded = new ArrayList<>(properties.batchFrames() + 3);
+            if (readSeen > readSent && lastSent > readSent) {
+                // Frames the destination holds were read here after all: withdrawn.
+                sendRead(encoded);
             }
             int batch = chunks++ == 0 ? Math.min(FIRST_CHUNK_FRAMES, properties.batchFrames())
                     : properties.batchFrames();
-            capture.readKeptAfter(lastSent, batch, frame -> {
+            long capturedThrough = released ? Long.MAX_VALUE
+                    : System.nanoTime() - properties.forwardAheadAfter().toNanos();
+            int[] frames = {0};
+            capture.readKeptAfter(lastSent, batch, capturedThrough, frame -> {
+                if (frames[0]++ == 0) {
+                    offerHeldFrame(frame.sequence(), encoded);
+                }
                 lastSent = frame.sequence();
                 if (sentByVm(frame)) {
                     return;
                 }
                 encoded.add(encoder.encode(frame, buffers));
+                sent++;
+                forwardedFrames.incrementAndGet();
                 lastArrivalNanos = Math.max(lastArrivalNanos, frame.capturedNanos());
                 forwardedBytes.addAndGet(frame.frame().byteSize());
             });
-            sent += encoded.size();
-            forwardedFrames.addAndGet(encoded.size());
+            if (frames[0] == 0 && encoded.isEmpty() && !released) {
+                // Kept frames, but none unread for the forward-ahead delay yet.
+                Thread.sleep(FRAME_WAIT);
+                return null;
+            }
             if (!encoded.isEmpty()) {
                 long now = System.nanoTime();
-                if (firstChunkNanos == 0) {
+                if (firstChunkNanos == 0 && released) {
                     firstChunkNanos = now;
                 }
-                if (burstChunkNanos == 0 && lastSent >= releaseSequence) {
+                if (burstChunkNanos == 0 && released && lastSent >= releaseSequence) {
                     burstChunkNanos = now;
                 }
             }
             return encoded.isEmpty() ? null : buffers.join(encoded);
+        }
+
+        private void sendRead(List<DataBuffer> encoded) {
+            if (readSeen > readSent) {
+                encoded.add(encoder.read(readSeen, buffers));
+                readSent = readSeen;
+            }
+        }
+
+        /**
+         * Before the first frame of a chunk: the READ record up to the newest frame the VM read, and that frame
+         * itself when the frame to be sent follows it directly, since the VMM may hold it (see
+         * {@link ForwardingProperties#forwardFrameHeldByVmm()}).
+         */
+        private void offerHeldFrame(long firstSequence, List<DataBuffer> encoded) {
+            if (readSeen < 0 || readSeen + 1 != firstSequence) {
+                sendRead(encoded);
+                return;
+            }
+            sendRead(encoded);
+            if (!properties.forwardFrameHeldByVmm() || heldSent == readSeen) {
+                return;
+            }
+            capture.readLastRead(frame -> {
+                if (frame.sequence() == readSeen) {
+                    encoded.add(encoder.encodeHeldByVmm(frame, buffers));
+                    heldSent = readSeen;
+                    sent++;
+                    forwardedFrames.incrementAndGet();
+                    forwardedBytes.addAndGet(frame.frame().byteSize());
+                    forwardedHeldFrames.incrementAndGet();
+                }
+            });
         }
     }
 }

@@ -15,10 +15,13 @@ import io.netpass.agent.capture.KeptFrame;
  *
  * @param sequence position of the frame among all frames captured on the source tap, from 0
  * @param droppedByTap the source tap dropped the frame because its ring was full
+ * @param heldByVmm the source VM read this frame, the last it read: its VMM may hold it undelivered, so it is
+ *     injected if the frames that follow it directly are (docs/reconciliation.md)
  * @param vnetHeader the frame's virtio_net_hdr, exactly {@value #VNET_HEADER_SIZE} bytes
  * @param frame the Ethernet frame, {@value #MIN_FRAME_LENGTH} to {@value #MAX_FRAME_LENGTH} bytes
  */
-public record ForwardedFrame(long sequence, boolean droppedByTap, byte[] vnetHeader, byte[] frame) {
+public record ForwardedFrame(long sequence, boolean droppedByTap, boolean heldByVmm, byte[] vnetHeader, byte[] frame)
+        implements FrameStreamRecord {
 
     /** Bytes of the virtio_net_hdr before each frame. */
     public static final int VNET_HEADER_SIZE = KeptFrame.VNET_HEADER_SIZE;
@@ -32,6 +35,11 @@ public record ForwardedFrame(long sequence, boolean droppedByTap, byte[] vnetHea
 
     /** Longest frame carried: a 64 KiB GSO frame plus link-layer headers, the most a tap hands over at once. */
     public static final int MAX_FRAME_LENGTH = 65_536 + 64;
+
+    /** A frame the source VM never read. */
+    public ForwardedFrame(long sequence, boolean droppedByTap, byte[] vnetHeader, byte[] frame) {
+        this(sequence, droppedByTap, false, vnetHeader, frame);
+    }
 
     public ForwardedFrame {
         if (sequence < 0) {
@@ -52,6 +60,7 @@ public record ForwardedFrame(long sequence, boolean droppedByTap, byte[] vnetHea
         return other instanceof ForwardedFrame that
                 && sequence == that.sequence
                 && droppedByTap == that.droppedByTap
+                && heldByVmm == that.heldByVmm
                 && Arrays.equals(vnetHeader, that.vnetHeader)
                 && Arrays.equals(frame, that.frame);
     }
@@ -60,13 +69,15 @@ public record ForwardedFrame(long sequence, boolean droppedByTap, byte[] vnetHea
     public int hashCode() {
         int hash = Long.hashCode(sequence);
         hash = 31 * hash + Boolean.hashCode(droppedByTap);
+        hash = 31 * hash + Boolean.hashCode(heldByVmm);
         hash = 31 * hash + Arrays.hashCode(vnetHeader);
         return 31 * hash + Arrays.hashCode(frame);
     }
 
     @Override
     public String toString() {
-        return "ForwardedFrame[sequence=" + sequence + ", droppedByTap=" + droppedByTap + ", frame=" + frame.length
+        return "ForwardedFrame[sequence=" + sequence + ", droppedByTap=" + droppedByTap + ", heldByVmm=" + heldByVmm
+                + ", frame=" + frame.length
                 + " bytes]";
     }
 }

@@ -4,8 +4,10 @@ import static io.netpass.agent.stream.FrameStreamFormat.DROPPED_BY_TAP;
 import static io.netpass.agent.stream.FrameStreamFormat.END;
 import static io.netpass.agent.stream.FrameStreamFormat.FLAGS_OFFSET;
 import static io.netpass.agent.stream.FrameStreamFormat.FRAME;
+import static io.netpass.agent.stream.FrameStreamFormat.HELD_BY_VMM;
 import static io.netpass.agent.stream.FrameStreamFormat.LENGTH_OFFSET;
 import static io.netpass.agent.stream.FrameStreamFormat.MAGIC;
+import static io.netpass.agent.stream.FrameStreamFormat.READ;
 import static io.netpass.agent.stream.FrameStreamFormat.RECORD_HEADER_SIZE;
 import static io.netpass.agent.stream.FrameStreamFormat.RESERVED_OFFSET;
 import static io.netpass.agent.stream.FrameStreamFormat.SEQUENCE_OFFSET;
@@ -59,35 +61,37 @@ public final class FrameStreamDecoder {
 
     private long frameSequence;
     private boolean frameDroppedByTap;
+    private boolean frameHeldByVmm;
     private byte[] vnetHeader = NO_BYTES;
     private byte[] frame = NO_BYTES;
     private int bodyFilled;
 
     private long lastSequence = NO_SEQUENCE;
+    private long lastRead = NO_SEQUENCE;
     private long frameCount;
     private @Nullable MalformedFrameStreamException failure;
     private boolean subscribed;
 
-    /** Decodes one chunk and releases it; returns the frames it completed, in order. */
-    public List<ForwardedFrame> decode(DataBuffer chunk) {
-        List<ForwardedFrame> frames = new ArrayList<>();
-        decode(chunk, frames::add);
-        return frames;
+    /** Decodes one chunk and releases it; returns the records it completed, in order. */
+    public List<FrameStreamRecord> decode(DataBuffer chunk) {
+        List<FrameStreamRecord> records = new ArrayList<>();
+        decode(chunk, records::add);
+        return records;
     }
 
     /**
-     * Decodes one chunk and releases it, giving each completed frame to {@code frames} as soon as its last byte is
-     * read, so the frames before a malformed record are delivered before the exception is thrown. An exception
-     * thrown by {@code frames} propagates and leaves the rest of the chunk unread, which ends the stream too.
+     * Decodes one chunk and releases it, giving each completed record to {@code records} as soon as its last byte
+     * is read, so the records before a malformed one are delivered before the exception is thrown. An exception
+     * thrown by {@code records} propagates and leaves the rest of the chunk unread, which ends the stream too.
      */
-    public void decode(DataBuffer chunk, Consumer<? super ForwardedFrame> frames) {
+    public void decode(DataBuffer chunk, Consumer<? super FrameStreamRecord> records) {
         try {
             rejectIfFailed();
             while (chunk.readableByteCount() > 0) {
                 switch (stage) {
                     case STREAM_HEADER -> readStreamHeader(chunk);
-                    case RECORD_HEADER -> readRecordHeader(chunk);
-                    case FRAME_BODY -> readFrameBody(chunk, frames);
+                    case RECORD_HEADER -> readRecordHeader(chunk, records);
+                    case FRAME_BODY -> readFrameBody(chunk, records);
                     case ENDED -> throw malformed("data after the END record", streamOffset);
                 }
             }
@@ -105,14 +109,14 @@ public final class FrameStreamDecoder {
      * <p>The decoder's {@link #lastSequence()} then tells where a reconnecting sender has to resume. It can be
      * subscribed to once.
      */
-    public Flux<ForwardedFrame> decode(Publisher<? extends DataBuffer> body) {
+    public Flux<FrameStreamRecord> decode(Publisher<? extends DataBuffer> body) {
         return Flux.defer(() -> {
             if (subscribed) {
                 return Flux.error(new IllegalStateException("a FrameStreamDecoder decodes a single stream"));
             }
             subscribed = true;
             return Flux.<DataBuffer>from(body)
-                    .concatMap(this::decodedFrames)
+                    .concatMap(this::decodedRecords)
                     .concatWith(Mono.fromRunnable(this::requireEnd))
                     .doOnDiscard(DataBuffer.class, DataBufferUtils::release);
         });
@@ -151,19 +155,22 @@ public final class FrameStreamDecoder {
         return stage == Stage.ENDED;
     }
 
-    /** Sequence of the last frame decoded, or {@link #NO_SEQUENCE}. */
+    /**
+     * Sequence of the last frame decoded, not counting one {@link ForwardedFrame#heldByVmm() held by the VMM}, or
+     * {@link #NO_SEQUENCE}.
+     */
     public long lastSequence() {
         return lastSequence;
     }
 
-    private Flux<ForwardedFrame> decodedFrames(DataBuffer chunk) {
-        List<ForwardedFrame> frames = new ArrayList<>();
+    private Flux<FrameStreamRecord> decodedRecords(DataBuffer chunk) {
+        List<FrameStreamRecord> records = new ArrayList<>();
         try {
-            decode(chunk, frames::add);
+            decode(chunk, records::add);
         } catch (MalformedFrameStreamException e) {
-            return Flux.fromIterable(frames).concatWith(Mono.error(e));
+            return Flux.fromIterable(records).concatWith(Mono.error(e));
         }
-        return Flux.fromIterable(frames);
+        return Flux.fromIterable(records);
     }
 
     private void requireEnd() {
@@ -202,7 +209,7 @@ public final class FrameStreamDecoder {
         stage = Stage.RECORD_HEADER;
     }
 
-    private void readRecordHeader(DataBuffer chunk) {
+    private void readRecordHeader(DataBuffer chunk, Consumer<? super FrameStreamRecord> records) {
         if (headerFilled == 0) {
             recordOffset = streamOffset;
         }
@@ -219,12 +226,13 @@ public final class FrameStreamDecoder {
         switch (type) {
             case FRAME -> startFrame(flags, reserved, length, sequenceOrCount);
             case END -> end(flags, reserved, length, sequenceOrCount);
+            case READ -> records.accept(read(flags, reserved, length, sequenceOrCount));
             default -> throw malformed("unknown record type " + type, recordOffset);
         }
     }
 
     private void startFrame(int flags, int reserved, long length, long sequence) {
-        if ((flags & ~DROPPED_BY_TAP) != 0) {
+        if ((flags & ~(DROPPED_BY_TAP | HELD_BY_VMM)) != 0) {
             throw malformed("unknown FRAME flags 0x" + HEX.toHexDigits((byte) flags), recordOffset + FLAGS_OFFSET);
         }
         rejectReserved(reserved);
@@ -236,12 +244,18 @@ public final class FrameStreamDecoder {
             throw malformed("sequence " + Long.toUnsignedString(sequence) + " above 2^63-1",
                     recordOffset + SEQUENCE_OFFSET);
         }
-        if (sequence <= lastSequence) {
-            throw malformed("sequence " + sequence + " does not follow " + lastSequence,
+        boolean heldByVmm = (flags & HELD_BY_VMM) != 0;
+        if (heldByVmm && sequence != lastRead) {
+            throw malformed("frame " + sequence + " marked held by the VMM is not the last read one (" + lastRead
+                    + ")", recordOffset + SEQUENCE_OFFSET);
+        }
+        if (!heldByVmm && sequence <= Math.max(lastSequence, lastRead)) {
+            throw malformed("sequence " + sequence + " does not follow " + Math.max(lastSequence, lastRead),
                     recordOffset + SEQUENCE_OFFSET);
         }
         frameSequence = sequence;
         frameDroppedByTap = (flags & DROPPED_BY_TAP) != 0;
+        frameHeldByVmm = heldByVmm;
         vnetHeader = new byte[VNET_HEADER_SIZE];
         frame = new byte[(int) length];
         bodyFilled = 0;
@@ -264,6 +278,27 @@ public final class FrameStreamDecoder {
         stage = Stage.ENDED;
     }
 
+    private SourceRead read(int flags, int reserved, long length, long sequence) {
+        if (flags != 0) {
+            throw malformed("unknown READ flags 0x" + HEX.toHexDigits((byte) flags), recordOffset + FLAGS_OFFSET);
+        }
+        rejectReserved(reserved);
+        if (length != 0) {
+            throw malformed("READ record with frame length " + length + ", expected 0",
+                    recordOffset + LENGTH_OFFSET);
+        }
+        if (sequence < 0) {
+            throw malformed("sequence " + Long.toUnsignedString(sequence) + " above 2^63-1",
+                    recordOffset + SEQUENCE_OFFSET);
+        }
+        if (sequence <= lastRead) {
+            throw malformed("READ sequence " + sequence + " does not follow " + lastRead,
+                    recordOffset + SEQUENCE_OFFSET);
+        }
+        lastRead = sequence;
+        return new SourceRead(sequence);
+    }
+
     private void rejectReserved(int reserved) {
         if (reserved != 0) {
             throw malformed("nonzero reserved bytes 0x" + HEX.toHexDigits((short) reserved),
@@ -271,7 +306,7 @@ public final class FrameStreamDecoder {
         }
     }
 
-    private void readFrameBody(DataBuffer chunk, Consumer<? super ForwardedFrame> frames) {
+    private void readFrameBody(DataBuffer chunk, Consumer<? super FrameStreamRecord> records) {
         if (bodyFilled < VNET_HEADER_SIZE) {
             bodyFilled += take(chunk, vnetHeader, bodyFilled, VNET_HEADER_SIZE - bodyFilled);
             if (bodyFilled < VNET_HEADER_SIZE) {
@@ -283,13 +318,16 @@ public final class FrameStreamDecoder {
         if (bodyFilled < VNET_HEADER_SIZE + frame.length) {
             return;
         }
-        ForwardedFrame decoded = new ForwardedFrame(frameSequence, frameDroppedByTap, vnetHeader, frame);
+        ForwardedFrame decoded = new ForwardedFrame(frameSequence, frameDroppedByTap, frameHeldByVmm, vnetHeader,
+                frame);
         vnetHeader = NO_BYTES;
         frame = NO_BYTES;
-        lastSequence = frameSequence;
+        if (!frameHeldByVmm) {
+            lastSequence = frameSequence;
+        }
         frameCount++;
         stage = Stage.RECORD_HEADER;
-        frames.accept(decoded);
+        records.accept(decoded);
     }
 
     private int take(DataBuffer chunk, byte[] into, int at, int wanted) {

@@ -3,7 +3,9 @@ package io.netpass.agent.stream;
 import static io.netpass.agent.stream.FrameStreamFormat.DROPPED_BY_TAP;
 import static io.netpass.agent.stream.FrameStreamFormat.END;
 import static io.netpass.agent.stream.FrameStreamFormat.FRAME;
+import static io.netpass.agent.stream.FrameStreamFormat.HELD_BY_VMM;
 import static io.netpass.agent.stream.FrameStreamFormat.MAGIC;
+import static io.netpass.agent.stream.FrameStreamFormat.READ;
 import static io.netpass.agent.stream.FrameStreamFormat.RECORD_HEADER_SIZE;
 import static io.netpass.agent.stream.FrameStreamFormat.STREAM_HEADER_SIZE;
 import static io.netpass.agent.stream.FrameStreamFormat.VERSION;
@@ -22,7 +24,8 @@ import io.netpass.agent.capture.KeptFrame;
 
 /**
  * Writes a frame stream: {@link #header} once, then one {@link #encode record} per frame in increasing sequence
- * order, then {@link #end} when the sender has nothing more to send. Each call returns a buffer of its own, which
+ * order with {@link #read READ} records between them as the source VM reads frames, then {@link #end} when the
+ * sender has nothing more to send. Each call returns a buffer of its own, which
  * the caller hands to the HTTP body (and so releases).
  *
  * <p>Stateless and thread-safe, so one instance can serve every stream: the caller keeps the order and counts the
@@ -49,13 +52,29 @@ public final class FrameStreamEncoder {
      *     longer than {@value ForwardedFrame#MAX_FRAME_LENGTH} bytes, which the receiver would reject
      */
     public DataBuffer encode(KeptFrame frame, DataBufferFactory factory) {
-        return frameRecord(frame.sequence(), frame.droppedByTap(), frame.vnetHeader(), frame.frame(), factory);
+        return frameRecord(frame.sequence(), frame.droppedByTap(), false, frame.vnetHeader(), frame.frame(), factory);
+    }
+
+    /**
+     * A FRAME record for the last frame the source VM read, which its VMM may hold undelivered; it follows the READ
+     * record with its sequence.
+     */
+    public DataBuffer encodeHeldByVmm(KeptFrame frame, DataBufferFactory factory) {
+        return frameRecord(frame.sequence(), frame.droppedByTap(), true, frame.vnetHeader(), frame.frame(), factory);
     }
 
     /** A FRAME record for a frame already out of the capture buffer. */
     public DataBuffer encode(ForwardedFrame frame, DataBufferFactory factory) {
-        return frameRecord(frame.sequence(), frame.droppedByTap(), MemorySegment.ofArray(frame.vnetHeader()),
-                MemorySegment.ofArray(frame.frame()), factory);
+        return frameRecord(frame.sequence(), frame.droppedByTap(), frame.heldByVmm(),
+                MemorySegment.ofArray(frame.vnetHeader()), MemorySegment.ofArray(frame.frame()), factory);
+    }
+
+    /** A READ record: the source VM has read every frame numbered up to {@code sequence}. */
+    public DataBuffer read(long sequence, DataBufferFactory factory) {
+        if (sequence < 0) {
+            throw new IllegalArgumentException("sequence " + sequence + " is negative");
+        }
+        return factory.allocateBuffer(RECORD_HEADER_SIZE).write(recordHeader(READ, 0, 0, sequence));
     }
 
     /**
@@ -69,8 +88,8 @@ public final class FrameStreamEncoder {
         return factory.allocateBuffer(RECORD_HEADER_SIZE).write(recordHeader(END, 0, 0, frameCount));
     }
 
-    private static DataBuffer frameRecord(long sequence, boolean droppedByTap, MemorySegment vnetHeader,
-            MemorySegment frame, DataBufferFactory factory) {
+    private static DataBuffer frameRecord(long sequence, boolean droppedByTap, boolean heldByVmm,
+            MemorySegment vnetHeader, MemorySegment frame, DataBufferFactory factory) {
         if (sequence < 0) {
             throw new IllegalArgumentException("sequence " + sequence + " is negative");
         }
@@ -83,7 +102,8 @@ public final class FrameStreamEncoder {
             throw new IllegalArgumentException("frame " + sequence + " of " + frameLength + " bytes, outside ["
                     + MIN_FRAME_LENGTH + ", " + MAX_FRAME_LENGTH + "]");
         }
-        ByteBuffer header = recordHeader(FRAME, droppedByTap ? DROPPED_BY_TAP : 0, (int) frameLength, sequence);
+        int flags = (droppedByTap ? DROPPED_BY_TAP : 0) | (heldByVmm ? HELD_BY_VMM : 0);
+        ByteBuffer header = recordHeader(FRAME, flags, (int) frameLength, sequence);
         DataBuffer record = factory.allocateBuffer(RECORD_HEADER_SIZE + VNET_HEADER_SIZE + (int) frameLength);
         try {
             return record.write(header, vnetHeader.asByteBuffer(), frame.asByteBuffer());

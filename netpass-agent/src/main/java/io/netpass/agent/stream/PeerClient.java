@@ -31,11 +31,7 @@ import reactor.netty.http.client.HttpClient;
 public final class PeerClient {
 
     /** Media type of the frame stream, see docs/frame-stream.md. */
-    public static final MediaType FRAME_STREAM = MediaType.parseMediaType("application/vnd.netpass.frame-stream.v1");
-    /** Response header: the newest kept sequence when the source released, to tell the burst from later frames. */
-    public static final String RELEASE_SEQUENCE_HEADER = "Netpass-Release-Sequence";
-    /** Response header: how many frames the source keeps when the stream starts. */
-    public static final String KEPT_FRAMES_HEADER = "Netpass-Kept-Frames";
+    public static final MediaType FRAME_STREAM = MediaType.parseMediaType("application/vnd.netpass.frame-stream.v2");
     /**
      * How long a frame stream may receive nothing before this client flushes its HTTP/2 connection. Reactor Netty
      * 1.3.6 / Netty 4.2.15 sometimes write the WINDOW_UPDATE that reopens the stream's flow-control window without
@@ -119,21 +115,17 @@ public final class PeerClient {
                 .build();
     }
 
-    /** What the source answered: the stream and its sizing headers. */
-    public record FrameStreamResponse(long releaseSequence, long keptFrames, Flux<DataBuffer> body) {
-    }
-
     /** Opens the stream of migration {@code migrationId}'s kept frames numbered after {@code after}. */
-    public Mono<FrameStreamResponse> frames(URI sourceAgent, String migrationId, long after) {
+    public Flux<DataBuffer> frames(URI sourceAgent, String migrationId, long after) {
         return frames(sourceAgent, migrationId, after, false);
     }
 
     /**
-     * Opens the stream of migration {@code migrationId}'s kept frames; with {@code hold}, the source answers only
-     * once the frames are released ({@link #release}, or the source sees the VM run elsewhere), so that a stream
-     * opened in advance is ready the moment the VM runs.
+     * Opens the stream of migration {@code migrationId}'s kept frames. Without {@code hold} the source releases them
+     * first; with it, the stream starts before the release and carries frames as the source VM leaves them unread
+     * (docs/frame-stream.md, "The held stream").
      */
-    public Mono<FrameStreamResponse> frames(URI sourceAgent, String migrationId, long after, boolean hold) {
+    public Flux<DataBuffer> frames(URI sourceAgent, String migrationId, long after, boolean hold) {
         UriComponentsBuilder builder = UriComponentsBuilder.fromUri(sourceAgent)
                 .path("/v1/peer/migrations/{id}/frames")
                 .queryParam("after", after);
@@ -148,13 +140,8 @@ public final class PeerClient {
                 .retrieve()
                 .onStatus(HttpStatusCode::isError, response -> response.bodyToMono(String.class).defaultIfEmpty("")
                         .map(body -> new PeerRequestException(uri, response.statusCode(), body)))
-                .toEntityFlux(DataBuffer.class)
-                .map(entity -> {
-                    Flux<DataBuffer> body = entity.getBody() == null ? Flux.empty() : entity.getBody();
-                    return new FrameStreamResponse(header(entity.getHeaders(), RELEASE_SEQUENCE_HEADER),
-                            header(entity.getHeaders(), KEPT_FRAMES_HEADER),
-                            body.doOnDiscard(DataBuffer.class, DataBufferUtils::release));
-                });
+                .bodyToFlux(DataBuffer.class)
+                .doOnDiscard(DataBuffer.class, DataBufferUtils::release);
     }
 
     /**
@@ -166,7 +153,7 @@ public final class PeerClient {
         return bodiless(HttpMethod.GET, uri);
     }
 
-    /** Tells the source to release the kept frames to the stream held open for them: the VM runs here. */
+    /** Tells the source that the VM runs here: it forwards every kept frame at once and ends after the quiet period. */
     public Mono<Void> release(URI sourceAgent, String migrationId) {
         return bodiless(HttpMethod.POST, UriComponentsBuilder.fromUri(sourceAgent)
                 .path("/v1/peer/migrations/{id}/release").buildAndExpand(migrationId).toUri());
@@ -181,15 +168,6 @@ public final class PeerClient {
                         .map(body -> new PeerRequestException(uri, response.statusCode(), body)))
                 .toBodilessEntity()
                 .then();
-    }
-
-    private static long header(HttpHeaders headers, String name) {
-        String value = headers.getFirst(name);
-        try {
-            return value == null ? -1 : Long.parseLong(value);
-        } catch (NumberFormatException e) {
-            return -1;
-        }
     }
 
     /** The source agent refused the request. */

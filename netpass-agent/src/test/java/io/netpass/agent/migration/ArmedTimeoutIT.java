@@ -27,7 +27,8 @@ class ArmedTimeoutIT {
         ForwardingProperties shortArm = new ForwardingProperties(defaults.quietPeriod(), defaults.deadline(),
                 defaults.batchFrames(), defaults.reconnectWindow(), defaults.readsAccountedTimeout(),
                 defaults.injectionHeadroom(), defaults.injectionStallTimeout(), defaults.streamIdleTimeout(),
-                Duration.ofMillis(500), defaults.forwardFrameHeldByVmm(), defaults.releaseRequestDelay());
+                Duration.ofMillis(500), defaults.forwardFrameHeldByVmm(), defaults.forwardAheadAfter(),
+                defaults.stagingCapacity());
         CaptureProperties capture = CaptureProperties.defaults();
         try (NamespaceLab lab = new NamespaceLab();
                 MigrationSessions sessions = new MigrationSessions(new ArmedTaps(capture), capture, shortArm,
