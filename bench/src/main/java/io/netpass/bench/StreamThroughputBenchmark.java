@@ -17,6 +17,7 @@ import org.springframework.core.io.buffer.NettyDataBufferFactory;
 import io.netpass.agent.linux.NetworkLinks;
 import io.netpass.agent.stream.ForwardedFrame;
 import io.netpass.agent.stream.FrameStreamDecoder;
+import io.netpass.agent.stream.FrameStreamRecord;
 import io.netpass.agent.stream.FrameStreamEncoder;
 import io.netpass.agent.stream.PeerClient;
 import io.netpass.agent.testing.AgentApi;
@@ -143,11 +144,12 @@ public final class StreamThroughputBenchmark {
         long pullerCpuBefore = cpuTicks(ProcessHandle.current().pid());
         long start = System.nanoTime();
         peers.frames(agent.baseUri(), MIGRATION, FrameStreamDecoder.NO_SEQUENCE)
-                .flatMapMany(PeerClient.FrameStreamResponse::body)
-                .doOnNext(chunk -> decoder.decode(chunk, frame -> {
-                    counted[1] += frame.frame().length;
-                    if (++counted[0] == kept) {
-                        counted[2] = System.nanoTime();
+                .doOnNext(chunk -> decoder.decode(chunk, record -> {
+                    if (record instanceof ForwardedFrame frame) {
+                        counted[1] += frame.frame().length;
+                        if (++counted[0] == kept) {
+                            counted[2] = System.nanoTime();
+                        }
                     }
                 }))
                 .blockLast(Duration.ofMinutes(2));
@@ -218,15 +220,9 @@ public final class StreamThroughputBenchmark {
                 DataBuffer chunk = buffers.join(records);
                 encodeNanos += System.nanoTime() - encodeStart;
                 while (chunk.readableByteCount() > DATA_FRAME) {
-                    decoder.decode(chunk.split(chunk.readPosition() + DATA_FRAME), frame -> {
-                        decoded[0]++;
-                        decoded[1] += frame.frame().length;
-                    });
+                    decoder.decode(chunk.split(chunk.readPosition() + DATA_FRAME), record -> count(record, decoded));
                 }
-                decoder.decode(chunk, frame -> {
-                    decoded[0]++;
-                    decoded[1] += frame.frame().length;
-                });
+                decoder.decode(chunk, record -> count(record, decoded));
             }
             long nanos = System.nanoTime() - start;
             if (repetition >= 2) {
@@ -236,5 +232,12 @@ public final class StreamThroughputBenchmark {
         }
         return String.format(Locale.ROOT, "codec alone, %d B frames, one thread: encode+decode %s MiB/s payload"
                 + " (encode alone %s MiB/s)", size, codecRate.summary("%.0f"), encodeRate.summary("%.0f"));
+    }
+
+    private static void count(FrameStreamRecord record, long[] decoded) {
+        if (record instanceof ForwardedFrame frame) {
+            decoded[0]++;
+            decoded[1] += frame.frame().length;
+        }
     }
 }

@@ -252,12 +252,8 @@ public final class DestinationSession {
         }
         target.flush();
         InjectionReport report = target.report();
-        long now = System.nanoTime();
-        if (firstInjectionNanos == 0 && report.injectedFrames() > 0) {
-            firstInjectionNanos = now;
-        }
         if (burstInjectedNanos == 0 && lastInjected >= burstEnd) {
-            burstInjectedNanos = now;
+            burstInjectedNanos = System.nanoTime();
         }
         injectedFrames.set(report.injectedFrames());
         injectedBytes.set(report.injectedBytes());
@@ -274,6 +270,11 @@ public final class DestinationSession {
             skippedAlreadyDelivered.incrementAndGet();
         } else {
             target.inject(frame.sequence(), MemorySegment.ofArray(frame.vnetHeader()), bytes);
+            if (firstInjectionNanos == 0) {
+                // The first frame leaves alone rather than with a full batch: the VM has it sooner.
+                target.flush();
+                firstInjectionNanos = System.nanoTime();
+            }
             if (injectedSinceRelease.size() == REMEMBERED_INJECTIONS) {
                 injectedSinceRelease.removeFirst();
             }

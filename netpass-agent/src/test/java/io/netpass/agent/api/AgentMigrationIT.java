@@ -101,18 +101,23 @@ class AgentMigrationIT {
                 2_000, sourceAgent.baseUri(), null);
 
         assertThat(run.destination().path("counters").path("reconnects").asLong()).isZero();
+        // Frames the VM left unread for 2 ms before its pause travel ahead too, and are withdrawn when it reads them.
         assertThat(run.source().path("counters").path("forwardedFrames").asLong())
                 .as("forwarded once each, nothing resent; the VM's own announcement not at all")
-                .isEqualTo(run.keptAtRelease() - 1);
+                .isEqualTo(run.keptAtRelease() - 1
+                        + run.destination().path("counters").path("withdrawnFrames").asLong());
+        assertThat(run.destination().path("counters").path("stagedAtRelease").asLong())
+                .as("frames the destination held when its VM ran, injected without waiting for the source")
+                .isPositive();
+        assertThat(run.destination().path("counters").path("readAfterInjection").asLong()).isZero();
         assertThat(run.source().path("counters").path("keptFrames").asLong())
                 .as("still kept: the destination never asked past them").isEqualTo(run.keptAtRelease());
     }
 
     @Test
     void aStreamCutMidwayResumesWithNothingLostOrRepeated() throws Exception {
-        // About 100 B per frame on the wire: 12,000 kept frames take ≈ 5 s through a 250 kB/s link, and the
-        // destination's 256 KiB stream window lets the source run ≈ 2,600 frames ahead of it, so cuts at 2,000 and
-        // 6,000 injected frames land inside the stream.
+        // About 100 B per frame on the wire: 12,000 kept frames take ≈ 5 s through a 250 kB/s link, from the pause
+        // (2.4 s at 5,000/s) on, so cuts at 2,000 and 6,000 frames received land inside the stream.
         try (TcpProxy proxy = TcpProxy.to(sourceAgent.apiPort(), 250_000)) {
             Switchover run = migrate("m-cut", "tapa2", "tapb2", EthernetAddress.of("52:54:00:6e:71:02"), 1_000,
                     12_000, 1_000, proxy.uri(sourceAgent.scheme()), proxy);
@@ -172,6 +177,9 @@ class AgentMigrationIT {
         SequencedTraffic traffic = client.trafficTo(mac);
         int total = beforePause + whilePaused + afterSwitch;
         AtomicLong sent = new AtomicLong();
+        // The frames travel from the pause on, ahead of the switchover: the cuts may hit the stream on either side.
+        CompletableFuture<Void> cutting = proxy == null ? CompletableFuture.completedFuture(null)
+                : CompletableFuture.runAsync(() -> cutTwice(proxy, migrationId));
         CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> sendAtRate(traffic, total, sent));
         await(Duration.ofSeconds(20), () -> sent.get() >= beforePause, sent::get);
         sourceVm.pause();
@@ -181,8 +189,6 @@ class AgentMigrationIT {
         destinationVm.resume();
         destinationVm.announce();
         long switchedAt = System.nanoTime();
-        CompletableFuture<Void> cutting = proxy == null ? CompletableFuture.completedFuture(null)
-                : CompletableFuture.runAsync(() -> cutTwice(proxy, migrationId));
         sending.get(60, TimeUnit.SECONDS);
         cutting.get(60, TimeUnit.SECONDS);
 
@@ -275,20 +281,22 @@ class AgentMigrationIT {
         }
     }
 
-    /** Cuts the destination's pull twice while frames are being injected. */
+    /** Cuts the destination's stream twice while frames travel on it, before or after its VM runs. */
     private void cutTwice(TcpProxy proxy, String migrationId) {
         AgentApi destination = destinationAgent.api();
         for (long threshold : new long[] {2_000, 6_000}) {
             int cutsBefore = proxy.cuts();
             await(Duration.ofSeconds(30), () -> {
                 JsonNode session = destination.session(migrationId, "destination");
+                JsonNode counters = session.path("counters");
+                String state = session.path("state").asString();
+                boolean open = state.equals("armed") || state.equals("forwarding");
                 // A cut after the stream ended would only reset an idle pooled connection, proving nothing.
-                if (session.path("counters").path("injectedFrames").asLong() >= threshold
-                        && session.path("state").asString().equals("forwarding")) {
+                if (counters.path("stagedFrames").asLong() + counters.path("injectedFrames").asLong() >= threshold
+                        && open) {
                     proxy.cut();
                 }
-                boolean done = proxy.cuts() > cutsBefore || !session.path("state").asString().equals("forwarding")
-                        && !session.path("state").asString().equals("armed");
+                boolean done = proxy.cuts() > cutsBefore || !open;
                 // Polling gently: the VMs and agents share two cores with this test.
                 LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
                 return done;
