@@ -66,6 +66,8 @@ public final class DestinationSession {
     private volatile long burstInjectedNanos;
     private volatile @Nullable String failure;
     private volatile @Nullable Disposable pull;
+    /** Whether the current attempt got a response: only then is its failure a reconnect. */
+    private volatile boolean streamOpened;
     private final Consumer<DestinationSession> onCompleted;
 
     // Guarded by this: the frames held until the VM runs, and what the source said its VM read.
@@ -146,9 +148,15 @@ public final class DestinationSession {
                         .filter(error -> state == SessionState.ARMED || state == SessionState.FORWARDING
                                 && System.nanoTime() - vmRunningNanos < properties.reconnectWindow().toNanos())
                         .doBeforeRetry(signal -> {
-                            reconnects.incrementAndGet();
-                            log.info("{}: frame stream broke ({}); resuming after {}", migrationId,
-                                    signal.failure().getMessage(), resumeAfter());
+                            if (streamOpened) {
+                                reconnects.incrementAndGet();
+                                log.info("{}: frame stream broke ({}); resuming after {}", migrationId,
+                                        signal.failure().getMessage(), resumeAfter());
+                            } else {
+                                // As a rule the source side is not armed yet, or its agent restarts.
+                                log.debug("{}: opening the frame stream failed ({}); trying again", migrationId,
+                                        signal.failure().getMessage());
+                            }
                         }))
                 .subscribe(null, this::pullFailed, this::pullCompleted);
     }
@@ -161,7 +169,9 @@ public final class DestinationSession {
     private Flux<Void> pullOnce() {
         FrameStreamDecoder decoder = new FrameStreamDecoder();
         boolean hold = vmRunningNanos == 0;
+        streamOpened = false;
         return peers.frames(sourceAgent, migrationId, resumeAfter(), hold)
+                .doOnNext(chunk -> streamOpened = true)
                 // Before the VM runs the stream may rightly be idle for minutes; after, a stream that stops
                 // delivering without breaking is treated as broken and resumed.
                 .timeout(Mono.defer(this::idleTimeout), chunk -> Mono.defer(this::idleTimeout))

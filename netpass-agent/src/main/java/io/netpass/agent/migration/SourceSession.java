@@ -318,7 +318,18 @@ public final class SourceSession {
             this.buffers = buffers;
         }
 
-        @Nullable DataBuffer next() throws InterruptedException {
+        @Nullable DataBuffer next() {
+            try {
+                return nextChunk();
+            } catch (InterruptedException e) {
+                // The stream was cancelled while it waited (the scheduler interrupts its worker): nothing to send.
+                ended = true;
+                Thread.currentThread().interrupt();
+                return null;
+            }
+        }
+
+        private @Nullable DataBuffer nextChunk() throws InterruptedException {
             if (state == SessionState.ABORTED) {
                 ended = true;
                 return null;
@@ -361,9 +372,11 @@ public final class SourceSession {
             long capturedThrough = released ? Long.MAX_VALUE
                     : System.nanoTime() - properties.forwardAheadAfter().toNanos();
             int[] frames = {0};
+            long[] first = {-1};
+            int firstAt = encoded.size();
             capture.readKeptAfter(lastSent, batch, capturedThrough, frame -> {
                 if (frames[0]++ == 0) {
-                    offerHeldFrame(frame.sequence(), encoded);
+                    first[0] = frame.sequence();
                 }
                 lastSent = frame.sequence();
                 if (sentByVm(frame)) {
@@ -375,6 +388,12 @@ public final class SourceSession {
                 lastArrivalNanos = Math.max(lastArrivalNanos, frame.capturedNanos());
                 forwardedBytes.addAndGet(frame.frame().byteSize());
             });
+            if (frames[0] > 0) {
+                // Not from inside the reader above: the capture hands every frame through one reusable view.
+                List<DataBuffer> before = new ArrayList<>(2);
+                offerHeldFrame(first[0], before);
+                encoded.addAll(firstAt, before);
+            }
             if (frames[0] == 0 && encoded.isEmpty() && !released) {
                 // Kept frames, but none unread for the forward-ahead delay yet.
                 Thread.sleep(FRAME_WAIT);
