@@ -137,6 +137,24 @@ class FrameStreamCodecTest {
     }
 
     @Test
+    void decodesTheExampleOfTheFormatDocument() {
+        byte[] ethernetHeader = HEX.parseHex("ffffffffffff52540012345608" + "06");
+        byte[] example = HEX.parseHex("4e50465302000000"
+                + "0101" + "0000" + "0000000e" + "0000000000000005" + "00".repeat(10) + HEX.formatHex(ethernetHeader)
+                + "0300" + "0000" + "00000000" + "0000000000000007"
+                + "0102" + "0000" + "0000000e" + "0000000000000007" + "00".repeat(10) + HEX.formatHex(ethernetHeader)
+                + "0200" + "0000" + "00000000" + "0000000000000002");
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+
+        assertThat(decoder.decode(buffers.copyOf(example))).containsExactly(
+                new ForwardedFrame(5, true, new byte[10], ethernetHeader), new SourceRead(7),
+                new ForwardedFrame(7, false, true, new byte[10], ethernetHeader));
+        assertThat(decoder.ended()).isTrue();
+        assertThat(decoder.lastSequence()).isEqualTo(5);
+        buffers.assertAllReleased();
+    }
+
+    @Test
     void encodesAKeptFrameHeldByTheVmmExactlyLikeTheSameHeldForwardedFrame() throws ReflectiveOperationException {
         ForwardedFrame held = heldByVmm(frame(42, 3_000, false));
         KeptFrame kept = keptFrame(42, false, MemorySegment.ofArray(held.vnetHeader()),
