@@ -10,35 +10,53 @@ import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.core.io.buffer.DefaultDataBufferFactory;
 
 /**
- * A valid frame stream as bytes, with the frames it carries and where each record starts.
+ * A valid frame stream as bytes, with the records it carries and where each record starts.
  *
- * @param recordStarts offset of each FRAME record, then of the END record (absent if {@code ended} is false)
+ * @param recordStarts offset of each FRAME or READ record, then of the END record (absent if {@code ended} is false)
  */
-record EncodedStream(List<ForwardedFrame> frames, byte[] bytes, List<Integer> recordStarts, boolean ended) {
+record EncodedStream(List<FrameStreamRecord> records, byte[] bytes, List<Integer> recordStarts, boolean ended) {
 
     static final int STREAM_HEADER_SIZE = 8;
     static final int RECORD_HEADER_SIZE = 16;
 
     private static final FrameStreamEncoder ENCODER = new FrameStreamEncoder();
 
-    static EncodedStream of(List<ForwardedFrame> frames) {
-        return of(frames, true);
+    static EncodedStream of(List<? extends FrameStreamRecord> records) {
+        return of(records, true);
     }
 
-    static EncodedStream of(List<ForwardedFrame> frames, boolean ended) {
+    static EncodedStream of(List<? extends FrameStreamRecord> records, boolean ended) {
         DefaultDataBufferFactory factory = DefaultDataBufferFactory.sharedInstance;
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         List<Integer> starts = new ArrayList<>();
         append(out, ENCODER.header(factory));
-        for (ForwardedFrame frame : frames) {
+        for (FrameStreamRecord record : records) {
             starts.add(out.size());
-            append(out, ENCODER.encode(frame, factory));
+            append(out, switch (record) {
+                case ForwardedFrame frame -> ENCODER.encode(frame, factory);
+                case SourceRead read -> ENCODER.read(read.sequence(), factory);
+            });
         }
         if (ended) {
             starts.add(out.size());
-            append(out, ENCODER.end(frames.size(), factory));
+            append(out, ENCODER.end(framesIn(records).size(), factory));
         }
-        return new EncodedStream(List.copyOf(frames), out.toByteArray(), List.copyOf(starts), ended);
+        return new EncodedStream(List.copyOf(records), out.toByteArray(), List.copyOf(starts), ended);
+    }
+
+    /** The FRAME records, held ones included, in order. */
+    List<ForwardedFrame> frames() {
+        return framesIn(records);
+    }
+
+    /** Sequence of the last FRAME record not held by the VMM, as the decoder's {@code lastSequence()} tells it. */
+    long lastSequence() {
+        return frames().stream().filter(frame -> !frame.heldByVmm()).mapToLong(ForwardedFrame::sequence)
+                .reduce((first, second) -> second).orElse(FrameStreamDecoder.NO_SEQUENCE);
+    }
+
+    static List<ForwardedFrame> framesIn(List<? extends FrameStreamRecord> records) {
+        return records.stream().filter(ForwardedFrame.class::isInstance).map(ForwardedFrame.class::cast).toList();
     }
 
     /** End offset of the record at {@code index}. */
@@ -46,24 +64,45 @@ record EncodedStream(List<ForwardedFrame> frames, byte[] bytes, List<Integer> re
         return index + 1 < recordStarts.size() ? recordStarts.get(index + 1) : bytes.length;
     }
 
-    /** Frames numbered in increasing order, mostly small, sometimes of the smallest or largest length allowed. */
-    static List<ForwardedFrame> randomFrames(SplittableRandom random, int maxFrames, int maxFrameLength) {
-        int count = random.nextInt(maxFrames + 1);
+    /**
+     * A valid record sequence as a source sends it: frames numbered in increasing order, mostly small, sometimes of
+     * the smallest or largest length allowed, with READ records as its VM reads on (sometimes behind the frames
+     * already sent, sometimes ahead of them), a READ sometimes followed by the frame it names flagged held by the
+     * VMM.
+     */
+    static List<FrameStreamRecord> randomRecords(SplittableRandom random, int maxRecords, int maxFrameLength) {
+        int count = random.nextInt(maxRecords + 1);
         long sequence = random.nextInt(8) == 0
-                ? random.nextLong(Long.MAX_VALUE - 1_000_000L * (maxFrames + 1))
+                ? random.nextLong(Long.MAX_VALUE - 2_000_001L * (maxRecords + 1))
                 : random.nextLong(1_000) - 1;
-        List<ForwardedFrame> frames = new ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
-            sequence += random.nextInt(4) == 0 ? 1 + random.nextInt(1_000_000) : 1;
-            byte[] vnetHeader = new byte[ForwardedFrame.VNET_HEADER_SIZE];
-            if (random.nextBoolean()) {
-                random.nextBytes(vnetHeader);
+        long lastRead = FrameStreamDecoder.NO_SEQUENCE;
+        int readOdds = random.nextInt(4);
+        List<FrameStreamRecord> records = new ArrayList<>(count);
+        while (records.size() < count) {
+            if (readOdds > 0 && random.nextInt(4) < readOdds) {
+                long behindOrAhead = random.nextInt(3) == 0 ? random.nextInt(1_000_000) : random.nextInt(3);
+                lastRead = Math.max(lastRead + 1, sequence - random.nextInt(4) + behindOrAhead);
+                records.add(new SourceRead(lastRead));
+                if (random.nextBoolean()) {
+                    records.add(randomFrame(random, lastRead, true, maxFrameLength));
+                }
+            } else {
+                sequence = Math.max(sequence, lastRead) + (random.nextInt(4) == 0 ? 1 + random.nextInt(1_000_000) : 1);
+                records.add(randomFrame(random, sequence, false, maxFrameLength));
             }
-            byte[] frame = new byte[randomLength(random, maxFrameLength)];
-            random.nextBytes(frame);
-            frames.add(new ForwardedFrame(sequence, random.nextInt(5) == 0, vnetHeader, frame));
         }
-        return frames;
+        return List.copyOf(records.subList(0, count));
+    }
+
+    private static ForwardedFrame randomFrame(SplittableRandom random, long sequence, boolean heldByVmm,
+            int maxFrameLength) {
+        byte[] vnetHeader = new byte[ForwardedFrame.VNET_HEADER_SIZE];
+        if (random.nextBoolean()) {
+            random.nextBytes(vnetHeader);
+        }
+        byte[] frame = new byte[randomLength(random, maxFrameLength)];
+        random.nextBytes(frame);
+        return new ForwardedFrame(sequence, random.nextInt(5) == 0, heldByVmm, vnetHeader, frame);
     }
 
     private static int randomLength(SplittableRandom random, int maxFrameLength) {

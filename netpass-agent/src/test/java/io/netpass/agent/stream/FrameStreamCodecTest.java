@@ -47,7 +47,7 @@ class FrameStreamCodecTest {
         }
         DataBufferFactory factory = buffers.factory();
         FrameStreamDecoder decoder = new FrameStreamDecoder();
-        List<ForwardedFrame> decoded = new ArrayList<>();
+        List<FrameStreamRecord> decoded = new ArrayList<>();
 
         decoded.addAll(decoder.decode(encoder.header(factory)));
         for (ForwardedFrame frame : frames) {
@@ -65,6 +65,38 @@ class FrameStreamCodecTest {
     }
 
     @Test
+    void roundTripsFramesReadRecordsAndHeldFramesInOrder() throws ReflectiveOperationException {
+        // Frames 10 to 12 forwarded ahead; the VM reads on to 11, whose held copy comes again below frame 12; the
+        // VM reads 13, then reads ahead of every frame sent; the stream ends on a held frame.
+        List<FrameStreamRecord> records = List.of(frame(10, 60, false), frame(11, 1_514, true), frame(12, 14, false),
+                new SourceRead(11), heldByVmm(frame(11, 1_514, true)), frame(13, 65_000, false), new SourceRead(13),
+                new SourceRead(20), frame(21, 98, false), new SourceRead(25), heldByVmm(frame(25, 60, false)));
+        DataBufferFactory factory = buffers.factory();
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        List<FrameStreamRecord> decoded = new ArrayList<>(decoder.decode(encoder.header(factory)));
+
+        for (FrameStreamRecord record : records) {
+            DataBuffer encoded = switch (record) {
+                case SourceRead read -> encoder.read(read.sequence(), factory);
+                case ForwardedFrame frame when frame.heldByVmm() -> encoder.encodeHeldByVmm(keptFrame(frame.sequence(),
+                        frame.droppedByTap(), MemorySegment.ofArray(frame.vnetHeader()),
+                        MemorySegment.ofArray(frame.frame())), factory);
+                case ForwardedFrame frame -> encoder.encode(frame, factory);
+            };
+            decoded.addAll(decoder.decode(encoded));
+        }
+        decoded.addAll(decoder.decode(encoder.end(7, factory)));
+        decoder.finish();
+
+        assertThat(decoded).isEqualTo(records);
+        assertThat(decoder.ended()).isTrue();
+        assertThat(decoder.lastSequence()).as("the last frame not held by the VMM").isEqualTo(21);
+        assertThat(new FrameStreamDecoder().decode(body(EncodedStream.of(records).bytes(), 7)).collectList().block())
+                .isEqualTo(records);
+        buffers.assertAllReleased();
+    }
+
+    @Test
     void decodesTheSameFramesFromOneChunkAsFromOneChunkPerRecord() {
         List<ForwardedFrame> frames = List.of(frame(0, 65_000, false), frame(1, 14, true), frame(7, 1_514, false));
         EncodedStream stream = EncodedStream.of(frames);
@@ -77,7 +109,7 @@ class FrameStreamCodecTest {
 
     @Test
     void writesTheStreamHeaderAsMagicVersionFlagsAndReserved() {
-        assertThat(hex(encoder.header(DefaultDataBufferFactory.sharedInstance))).isEqualTo("4e50465301000000");
+        assertThat(hex(encoder.header(DefaultDataBufferFactory.sharedInstance))).isEqualTo("4e50465302000000");
     }
 
     @Test
@@ -90,6 +122,47 @@ class FrameStreamCodecTest {
                 .isEqualTo("0101" + "0000" + "0000000e" + "0000000000000005" + "00".repeat(10) + "ffffffffffff"
                         + "525400123456" + "0806");
         assertThat(hex(encoder.end(1, factory))).isEqualTo("0200" + "0000" + "00000000" + "0000000000000001");
+    }
+
+    @Test
+    void writesReadRecordsAndTheHeldFlagExactlyAsTheFormatDocumentShows() {
+        byte[] ethernetHeader = HEX.parseHex("ffffffffffff52540012345608" + "06");
+        ForwardedFrame held = new ForwardedFrame(7, true, true, new byte[10], ethernetHeader);
+        DataBufferFactory factory = DefaultDataBufferFactory.sharedInstance;
+
+        assertThat(hex(encoder.read(7, factory))).isEqualTo("0300" + "0000" + "00000000" + "0000000000000007");
+        assertThat(hex(encoder.encode(held, factory)))
+                .isEqualTo("0103" + "0000" + "0000000e" + "0000000000000007" + "00".repeat(10) + "ffffffffffff"
+                        + "525400123456" + "0806");
+    }
+
+    @Test
+    void decodesTheExampleOfTheFormatDocument() {
+        byte[] ethernetHeader = HEX.parseHex("ffffffffffff52540012345608" + "06");
+        byte[] example = HEX.parseHex("4e50465302000000"
+                + "0101" + "0000" + "0000000e" + "0000000000000005" + "00".repeat(10) + HEX.formatHex(ethernetHeader)
+                + "0300" + "0000" + "00000000" + "0000000000000007"
+                + "0102" + "0000" + "0000000e" + "0000000000000007" + "00".repeat(10) + HEX.formatHex(ethernetHeader)
+                + "0200" + "0000" + "00000000" + "0000000000000002");
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+
+        assertThat(decoder.decode(buffers.copyOf(example))).containsExactly(
+                new ForwardedFrame(5, true, new byte[10], ethernetHeader), new SourceRead(7),
+                new ForwardedFrame(7, false, true, new byte[10], ethernetHeader));
+        assertThat(decoder.ended()).isTrue();
+        assertThat(decoder.lastSequence()).isEqualTo(5);
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void encodesAKeptFrameHeldByTheVmmExactlyLikeTheSameHeldForwardedFrame() throws ReflectiveOperationException {
+        ForwardedFrame held = heldByVmm(frame(42, 3_000, false));
+        KeptFrame kept = keptFrame(42, false, MemorySegment.ofArray(held.vnetHeader()),
+                MemorySegment.ofArray(held.frame()));
+
+        assertThat(hex(encoder.encodeHeldByVmm(kept, DefaultDataBufferFactory.sharedInstance)))
+                .isEqualTo(hex(encoder.encode(held, DefaultDataBufferFactory.sharedInstance)))
+                .isNotEqualTo(hex(encoder.encode(kept, DefaultDataBufferFactory.sharedInstance)));
     }
 
     @Test
@@ -125,6 +198,10 @@ class FrameStreamCodecTest {
                         MemorySegment.ofArray(new byte[60])), factory))
                 .withMessage("vnet header of 9 bytes, expected 10");
         assertThatIllegalArgumentException().isThrownBy(() -> encoder.end(-1, factory));
+        assertThatIllegalArgumentException().isThrownBy(() -> encoder.read(-1, factory))
+                .withMessage("sequence -1 is negative");
+        assertThatIllegalArgumentException().isThrownBy(() -> new SourceRead(-1))
+                .withMessage("sequence -1 is negative");
         assertThat(buffers.handedOut()).isZero();
     }
 
@@ -142,7 +219,9 @@ class FrameStreamCodecTest {
         assertThat(new ForwardedFrame(3, true, new byte[10], new byte[14]))
                 .isEqualTo(new ForwardedFrame(3, true, new byte[10], new byte[14]))
                 .hasSameHashCodeAs(new ForwardedFrame(3, true, new byte[10], new byte[14]))
-                .isNotEqualTo(new ForwardedFrame(3, false, new byte[10], new byte[14]));
+                .isNotEqualTo(new ForwardedFrame(3, false, new byte[10], new byte[14]))
+                .isEqualTo(new ForwardedFrame(3, true, false, new byte[10], new byte[14]))
+                .isNotEqualTo(new ForwardedFrame(3, true, true, new byte[10], new byte[14]));
     }
 
     @Test
@@ -190,18 +269,22 @@ class FrameStreamCodecTest {
         return Stream.of(
                 malformed("bad magic", bytes -> bytes[3] = 'X',
                         "bad magic 0x4e504658, expected \"NPFS\"", 0),
-                malformed("unknown version", bytes -> bytes[4] = 2,
-                        "unsupported version 2, this receiver reads version 1", 4),
+                malformed("version 1", bytes -> bytes[4] = 1,
+                        "unsupported version 1, this receiver reads version 2", 4),
+                malformed("unknown version", bytes -> bytes[4] = 3,
+                        "unsupported version 3, this receiver reads version 2", 4),
                 malformed("unknown stream flags", bytes -> bytes[5] = (byte) 0x80,
                         "unknown stream flags 0x80", 5),
                 malformed("nonzero reserved bytes in the stream header", bytes -> bytes[7] = 1,
                         "nonzero reserved bytes 0x0001 in the stream header", 6),
-                malformed("unknown record type", bytes -> bytes[8] = 3,
-                        "unknown record type 3", 8),
+                malformed("unknown record type", bytes -> bytes[8] = 4,
+                        "unknown record type 4", 8),
                 malformed("record type 0", bytes -> bytes[48] = 0,
                         "unknown record type 0", 48),
-                malformed("unknown FRAME flags", bytes -> bytes[9] = 3,
-                        "unknown FRAME flags 0x03", 9),
+                malformed("unknown FRAME flags", bytes -> bytes[9] = 5,
+                        "unknown FRAME flags 0x05", 9),
+                malformed("FRAME held by the VMM with no READ before it", bytes -> bytes[9] = 3,
+                        "frame 5 marked held by the VMM is not the last read one (-1)", 16),
                 malformed("nonzero reserved bytes in a record", bytes -> bytes[10] = 0x12,
                         "nonzero reserved bytes 0x1200", 10),
                 malformed("frame length above the maximum", bytes -> putInt(bytes, 12, 65_601),
@@ -232,7 +315,54 @@ class FrameStreamCodecTest {
     @MethodSource("malformedStreams")
     void rejectsMalformedStreamsSayingWhatAndWhere(String problem, Consumer<byte[]> corruption, String message,
             long offset) {
-        byte[] bytes = twoFrameStream().bytes().clone();
+        assertRejected(twoFrameStream(), corruption, message, offset);
+    }
+
+    static Stream<Arguments> malformedReadsAndHeldFrames() {
+        // FRAME 5 [8, 48), READ 7 [48, 64), held FRAME 7 [64, 104), FRAME 9 [104, 144), READ 9 [144, 160),
+        // END [160, 176).
+        return Stream.of(
+                malformed("READ with flags", bytes -> bytes[49] = 1,
+                        "unknown READ flags 0x01", 49),
+                malformed("READ with nonzero reserved bytes", bytes -> bytes[51] = 1,
+                        "nonzero reserved bytes 0x0001", 50),
+                malformed("READ with a frame length", bytes -> putInt(bytes, 52, 14),
+                        "READ record with frame length 14, expected 0", 52),
+                malformed("READ sequence above 2^63-1", bytes -> putLong(bytes, 56, Long.MIN_VALUE),
+                        "sequence 9223372036854775808 above 2^63-1", 56),
+                malformed("repeated READ", bytes -> putLong(bytes, 152, 7),
+                        "READ sequence 7 does not follow 7", 152),
+                malformed("decreasing READ", bytes -> putLong(bytes, 152, 6),
+                        "READ sequence 6 does not follow 7", 152),
+                malformed("held FRAME below the latest READ", bytes -> putLong(bytes, 72, 6),
+                        "frame 6 marked held by the VMM is not the last read one (7)", 72),
+                malformed("held FRAME above the latest READ", bytes -> putLong(bytes, 72, 8),
+                        "frame 8 marked held by the VMM is not the last read one (7)", 72),
+                malformed("held flag on a FRAME the latest READ does not name", bytes -> bytes[105] = 2,
+                        "frame 9 marked held by the VMM is not the last read one (7)", 112),
+                malformed("FRAME at the latest READ without the held flag", bytes -> bytes[65] = 0,
+                        "sequence 7 does not follow 7", 72),
+                malformed("FRAME above the last frame but below the latest READ", bytes -> putLong(bytes, 112, 6),
+                        "sequence 6 does not follow 7", 112),
+                malformed("END count leaving out the held frame", bytes -> putLong(bytes, 168, 2),
+                        "END record counts 2 frames but the stream carried 3", 168),
+                malformed("READ turned into an END record", bytes -> bytes[48] = 2,
+                        "END record counts 7 frames but the stream carried 1", 56));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("malformedReadsAndHeldFrames")
+    void rejectsMalformedReadRecordsAndHeldFramesSayingWhatAndWhere(String problem, Consumer<byte[]> corruption,
+            String message, long offset) {
+        EncodedStream stream = EncodedStream.of(List.of(frame(5, 14, false), new SourceRead(7),
+                heldByVmm(frame(7, 14, true)), frame(9, 14, false), new SourceRead(9)));
+        assertThat(stream.recordStarts()).containsExactly(8, 48, 64, 104, 144, 160);
+
+        assertRejected(stream, corruption, message, offset);
+    }
+
+    private void assertRejected(EncodedStream stream, Consumer<byte[]> corruption, String message, long offset) {
+        byte[] bytes = stream.bytes().clone();
         corruption.accept(bytes);
 
         for (int chunkLength : new int[] {bytes.length, 1, 7}) {
@@ -275,7 +405,7 @@ class FrameStreamCodecTest {
         byte[] stream = twoFrameStream().bytes().clone();
         putLong(stream, 56, 2);
         FrameStreamDecoder decoder = new FrameStreamDecoder();
-        List<ForwardedFrame> delivered = new ArrayList<>();
+        List<FrameStreamRecord> delivered = new ArrayList<>();
 
         assertThatThrownBy(() -> decoder.decode(buffers.copyOf(stream), delivered::add))
                 .isInstanceOf(MalformedFrameStreamException.class);
@@ -305,7 +435,7 @@ class FrameStreamCodecTest {
         EncodedStream stream = EncodedStream.of(IntStream.range(0, 50).mapToObj(i -> frame(i, 100 + i, false)).toList());
         FrameStreamDecoder decoder = new FrameStreamDecoder();
 
-        List<ForwardedFrame> decoded = decoder.decode(body(stream.bytes(), 33)).collectList().block();
+        List<FrameStreamRecord> decoded = decoder.decode(body(stream.bytes(), 33)).collectList().block();
 
         assertThat(decoded).isEqualTo(stream.frames());
         assertThat(decoder.ended()).isTrue();
@@ -317,7 +447,7 @@ class FrameStreamCodecTest {
     void failsAsCutWhenTheBodyCompletesWithoutAnEndRecord() {
         EncodedStream stream = EncodedStream.of(List.of(frame(0, 60, false), frame(1, 60, false)), false);
         FrameStreamDecoder decoder = new FrameStreamDecoder();
-        List<ForwardedFrame> received = new ArrayList<>();
+        List<FrameStreamRecord> received = new ArrayList<>();
 
         assertThatThrownBy(() -> decoder.decode(body(stream.bytes(), 5)).doOnNext(received::add).blockLast())
                 .isInstanceOf(MalformedFrameStreamException.class)
@@ -343,7 +473,7 @@ class FrameStreamCodecTest {
         byte[] stream = twoFrameStream().bytes().clone();
         putLong(stream, 56, 5);
         FrameStreamDecoder decoder = new FrameStreamDecoder();
-        List<ForwardedFrame> received = new ArrayList<>();
+        List<FrameStreamRecord> received = new ArrayList<>();
 
         assertThatThrownBy(() -> decoder.decode(body(stream, stream.length)).doOnNext(received::add).blockLast())
                 .isInstanceOf(MalformedFrameStreamException.class)
@@ -356,7 +486,7 @@ class FrameStreamCodecTest {
     void releasesQueuedChunksWhenTheReceiverCancels() {
         EncodedStream stream = EncodedStream.of(IntStream.range(0, 20).mapToObj(i -> frame(i, 200, false)).toList());
 
-        List<ForwardedFrame> firstTwo = new FrameStreamDecoder().decode(body(stream.bytes(), 3)).take(2)
+        List<FrameStreamRecord> firstTwo = new FrameStreamDecoder().decode(body(stream.bytes(), 3)).take(2)
                 .collectList().block();
 
         assertThat(firstTwo).isEqualTo(stream.frames().subList(0, 2));
@@ -368,8 +498,8 @@ class FrameStreamCodecTest {
     void pullsChunksOnlyAsFramesAreRequested() {
         EncodedStream stream = EncodedStream.of(IntStream.range(0, 1_000).mapToObj(i -> frame(i, 100, false)).toList());
         AtomicInteger requestedFrames = new AtomicInteger();
-        List<ForwardedFrame> received = new ArrayList<>();
-        BaseSubscriber<ForwardedFrame> oneAtATime = new BaseSubscriber<>() {
+        List<FrameStreamRecord> received = new ArrayList<>();
+        BaseSubscriber<FrameStreamRecord> oneAtATime = new BaseSubscriber<>() {
             @Override
             protected void hookOnSubscribe(Subscription subscription) {
                 requestedFrames.incrementAndGet();
@@ -377,7 +507,7 @@ class FrameStreamCodecTest {
             }
 
             @Override
-            protected void hookOnNext(ForwardedFrame frame) {
+            protected void hookOnNext(FrameStreamRecord frame) {
                 received.add(frame);
                 if (received.size() < 3) {
                     requestedFrames.incrementAndGet();
@@ -442,6 +572,10 @@ class FrameStreamCodecTest {
 
     private static void putLong(byte[] bytes, int offset, long value) {
         ByteBuffer.wrap(bytes).putLong(offset, value);
+    }
+
+    private static ForwardedFrame heldByVmm(ForwardedFrame frame) {
+        return new ForwardedFrame(frame.sequence(), frame.droppedByTap(), true, frame.vnetHeader(), frame.frame());
     }
 
     private static ForwardedFrame frame(long sequence, int length, boolean droppedByTap) {
