@@ -80,6 +80,7 @@ public record SessionView(
         counters.put("stagedAtRelease", session.stagedAtRelease());
         counters.put("withdrawnFrames", session.withdrawnFrames());
         counters.put("readAfterInjection", session.readAfterInjection());
+        counters.put("injectedHeldByVmm", session.injectedHeldByVmm());
         Map<String, Long> timings = new LinkedHashMap<>();
         timings.put("releaseToFirstInjectionMicros", micros(session.releaseToFirstInjectionNanos()));
         timings.put("releaseToBurstInjectedMicros", micros(session.releaseToBurstInjectedNanos()));

@@ -53,6 +53,10 @@ public final class AgentMeters implements MeterBinder, MigrationSessions.Session
         total(registry, "frames.injection.failed", "Forwarded frames the destination kernel refused.", MigrationSessions.Totals::injectionFailures);
         total(registry, "frames.skipped.duplicate", "Forwarded broadcast/multicast frames the destination had already received directly.",
                 MigrationSessions.Totals::skippedAlreadyDelivered);
+        total(registry, "frames.withdrawn", "Frames forwarded ahead that the source VM then read, withdrawn at the destination.",
+                MigrationSessions.Totals::withdrawnFrames);
+        total(registry, "frames.read.after.injection", "Frames injected at the destination that the source then reported its VM had read: delivered twice.",
+                MigrationSessions.Totals::readAfterInjection);
         for (DropReason reason : DropReason.values()) {
             FunctionCounter.builder(PREFIX + "frames.dropped", sessions,
                             s -> s.totals().drops().getOrDefault(reason, 0L))
@@ -61,6 +65,7 @@ public final class AgentMeters implements MeterBinder, MigrationSessions.Session
                     .register(registry);
         }
         gauge(registry, "frames.kept", "Frames kept now on this host.", t -> t.keptFrames());
+        gauge(registry, "frames.staged", "Frames destination sessions hold now for VMs not yet running.", t -> t.stagedFrames());
         gauge(registry, "buffer.bytes", "Off-heap buffer bytes in use now.", t -> t.bufferBytes());
         Gauge.builder(PREFIX + "sessions.active", sessions, s -> s.sources().size())
                 .description("Armed sessions.").tag("role", "source").register(registry);
@@ -72,7 +77,7 @@ public final class AgentMeters implements MeterBinder, MigrationSessions.Session
         releaseToFirstInjection = latency(registry, "release.first.injection",
                 "From the destination VM seen running to the first forwarded frame injected.");
         releaseToBurstInjected = latency(registry, "release.burst.injection",
-                "From the destination VM seen running to the last frame kept at release injected.");
+                "From the destination VM seen running to the last frame held for it then injected.");
         sessionKeptFrames = MultiGauge.builder(PREFIX + "session.kept.frames")
                 .description("Frames kept now, per armed source session.").register(registry);
         sessionBufferBytes = MultiGauge.builder(PREFIX + "session.buffer.bytes")

@@ -80,6 +80,7 @@ public final class DestinationSession {
     private long stagedAtRelease;
     private long withdrawnFrames;
     private long readAfterInjection;
+    private long injectedHeldByVmm;
     private final ArrayDeque<Long> injectedSinceRelease = new ArrayDeque<>();
     private @Nullable TapInjector injector;
 
@@ -256,6 +257,7 @@ public final class DestinationSession {
                 // The frame the source VM read last, if the ones injected start right after it: its VMM may hold it.
                 if (lastInjected == FrameStreamDecoder.NO_SEQUENCE && held.sequence() + 1 == frame.sequence()) {
                     injectOne(target, held);
+                    injectedHeldByVmm++;
                 }
             }
             injectOne(target, frame);
@@ -421,6 +423,11 @@ public final class DestinationSession {
     /** Frames held for the VM when it was seen running, and so injected at once. */
     public synchronized long stagedAtRelease() {
         return stagedAtRelease;
+    }
+
+    /** Frames the source VM read last and its VMM may have held, injected before the frames that follow it (0 or 1). */
+    public synchronized long injectedHeldByVmm() {
+        return injectedHeldByVmm;
     }
 
     /** Frames received ahead and then withdrawn: the source VM read them after all. */

@@ -70,7 +70,8 @@ public final class MigrationSessions implements AutoCloseable {
     /** Frame counts summed over every session, including the ones already disarmed. */
     public record Totals(long capturedFrames, long capturedBytes, long readFrames, long keptFrames, long keptBytes,
             long bufferBytes, long forwardedFrames, long forwardedBytes, long injectedFrames, long injectedBytes,
-            long injectionFailures, long skippedAlreadyDelivered, Map<DropReason, Long> drops) {
+            long injectionFailures, long skippedAlreadyDelivered, long stagedFrames, long withdrawnFrames,
+            long readAfterInjection, Map<DropReason, Long> drops) {
     }
 
     /** Counts of disarmed sessions, so that totals never go down. */
@@ -84,6 +85,8 @@ public final class MigrationSessions implements AutoCloseable {
         long injectedBytes;
         long injectionFailures;
         long skippedAlreadyDelivered;
+        long withdrawnFrames;
+        long readAfterInjection;
         final EnumMap<DropReason, Long> drops =
                 new EnumMap<>(DropReason.class);
     }
@@ -213,15 +216,21 @@ public final class MigrationSessions implements AutoCloseable {
         long injectedBytes = retired.injectedBytes;
         long injectionFailures = retired.injectionFailures;
         long skipped = retired.skippedAlreadyDelivered;
+        long staged = 0;
+        long withdrawn = retired.withdrawnFrames;
+        long readAfterInjection = retired.readAfterInjection;
         for (DestinationSession destination : destinations.values()) {
             injectedFrames += destination.injectedFrames();
             injectedBytes += destination.injectedBytes();
             injectionFailures += destination.injectionFailures();
             skipped += destination.skippedAlreadyDelivered();
+            staged += destination.stagedFrames();
+            withdrawn += destination.withdrawnFrames();
+            readAfterInjection += destination.readAfterInjection();
         }
         return new Totals(capturedFrames, capturedBytes, readFrames, keptFrames, keptBytes, bufferBytes,
-                forwardedFrames, forwardedBytes, injectedFrames, injectedBytes, injectionFailures, skipped,
-                Map.copyOf(drops));
+                forwardedFrames, forwardedBytes, injectedFrames, injectedBytes, injectionFailures, skipped, staged,
+                withdrawn, readAfterInjection, Map.copyOf(drops));
     }
 
     private void retire(SourceSession session) {
@@ -239,6 +248,8 @@ public final class MigrationSessions implements AutoCloseable {
         retired.injectedBytes += session.injectedBytes();
         retired.injectionFailures += session.injectionFailures();
         retired.skippedAlreadyDelivered += session.skippedAlreadyDelivered();
+        retired.withdrawnFrames += session.withdrawnFrames();
+        retired.readAfterInjection += session.readAfterInjection();
     }
 
     private void changed() {

@@ -437,7 +437,6 @@ public final class SourceSession {
                     encoded.add(encoder.encodeHeldByVmm(frame, buffers));
                     heldSent = readSeen;
                     sent++;
-                    forwardedFrames.incrementAndGet();
                     forwardedBytes.addAndGet(frame.frame().byteSize());
                     forwardedHeldFrames.incrementAndGet();
                 }

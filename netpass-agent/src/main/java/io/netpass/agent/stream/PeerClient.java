@@ -123,7 +123,9 @@ public final class PeerClient {
     /**
      * Opens the stream of migration {@code migrationId}'s kept frames. Without {@code hold} the source releases them
      * first; with it, the stream starts before the release and carries frames as the source VM leaves them unread
-     * (docs/frame-stream.md, "The held stream").
+     * (docs/frame-stream.md, "The held stream"). The caller releases every chunk, including those its operators
+     * discard ({@code doOnDiscard} once, at the end of its chain: two hooks would release a discarded chunk twice,
+     * while Reactor Netty still holds it).
      */
     public Flux<DataBuffer> frames(URI sourceAgent, String migrationId, long after, boolean hold) {
         UriComponentsBuilder builder = UriComponentsBuilder.fromUri(sourceAgent)
@@ -140,8 +142,7 @@ public final class PeerClient {
                 .retrieve()
                 .onStatus(HttpStatusCode::isError, response -> response.bodyToMono(String.class).defaultIfEmpty("")
                         .map(body -> new PeerRequestException(uri, response.statusCode(), body)))
-                .bodyToFlux(DataBuffer.class)
-                .doOnDiscard(DataBuffer.class, DataBufferUtils::release);
+                .bodyToFlux(DataBuffer.class);
     }
 
     /**

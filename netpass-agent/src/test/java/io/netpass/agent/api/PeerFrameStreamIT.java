@@ -13,6 +13,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.core.io.buffer.DefaultDataBufferFactory;
 
 import io.netpass.agent.stream.ForwardedFrame;
@@ -170,6 +172,7 @@ class PeerFrameStreamIT {
                                     .filter(record -> record instanceof ForwardedFrame frame && !frame.heldByVmm())
                                     .count()))
                             .takeUntil(frames -> frames >= KEPT)
+                            .doOnDiscard(DataBuffer.class, DataBufferUtils::release)
                             .blockLast(Duration.ofSeconds(30));
                 } catch (RuntimeException e) {
                     stalls.add("pull " + pull + " after " + decoded.get() + " frames: " + e.getMessage());
