@@ -81,7 +81,9 @@ public record SessionView(
         counters.put("withdrawnFrames", session.withdrawnFrames());
         counters.put("readAfterInjection", session.readAfterInjection());
         counters.put("injectedHeldByVmm", session.injectedHeldByVmm());
+        counters.put("staleReadCountReleases", session.staleReadCountReleases());
         Map<String, Long> timings = new LinkedHashMap<>();
+        timings.put("releaseToFreshReadCountMicros", micros(session.waitedForReadCountNanos()));
         timings.put("releaseToFirstInjectionMicros", micros(session.releaseToFirstInjectionNanos()));
         timings.put("releaseToBurstInjectedMicros", micros(session.releaseToBurstInjectedNanos()));
         return new SessionView(session.migrationId(), "destination", session.state().name().toLowerCase(),

@@ -46,6 +46,7 @@ public final class CaptureSession implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(CaptureSession.class);
     private static final long TIMER_SLACK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    private static final long KEPT_SAMPLE_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
     /**
      * The tap's counters as read between {@code startedNanos} and {@code nanos}: they count what happened before
@@ -89,6 +90,9 @@ public final class CaptureSession implements AutoCloseable {
     private volatile @Nullable RuntimeException samplerFailure;
     private volatile boolean closed;
     private volatile @Nullable FrameFromWatch frameFromWatch;
+    private volatile boolean framesKept;
+    /** {@link System#nanoTime()} at which the newest counter sample whose reads are all matched was started. */
+    private long readsCountedAt;
 
     /** An action to run once, on the capture thread, for a frame handed to the tap from one of some addresses. */
     private record FrameFromWatch(Set<Long> sourceMacs, Runnable action) {
@@ -176,9 +180,12 @@ public final class CaptureSession implements AutoCloseable {
     private void sampleUntilStopped() {
         try {
             long interval = properties.counterInterval().toNanos();
+            long keptInterval = Math.min(interval, KEPT_SAMPLE_INTERVAL_NANOS);
             while (!samplerStopping && !tapGone) {
                 sampleCounters();
-                LockSupport.parkNanos(this, interval);
+                // While frames wait unread (the VM paused, as a rule) the destination needs a recent count of the
+                // VM's reads to inject at once (docs/frame-stream.md): sampled more often then.
+                LockSupport.parkNanos(this, framesKept ? keptInterval : interval);
             }
             if (!tapGone) {
                 sampleCounters();
@@ -349,6 +356,15 @@ public final class CaptureSession implements AutoCloseable {
         try {
             int drained = ring.drain(this::onFrame);
             long now = System.nanoTime();
+            if (counting) {
+                // A sample that counts no read beyond those matched already is current as soon as it is taken.
+                for (CounterSample sample : pendingSamples) {
+                    if (sample.counters().readFrames() - baseline.readFrames() > readReleased) {
+                        break;
+                    }
+                    readsCountedAt = Math.max(readsCountedAt, sample.startedNanos());
+                }
+            }
             while (!pendingSamples.isEmpty()) {
                 CounterSample sample = pendingSamples.peek();
                 // Frames captured before the sample may still sit in a block the kernel has not handed over yet.
@@ -360,9 +376,13 @@ public final class CaptureSession implements AutoCloseable {
                 pendingSamples.poll();
                 if (counting) {
                     reconcile(sample);
+                    if (sample.counters().readFrames() - baseline.readFrames() <= readReleased) {
+                        readsCountedAt = Math.max(readsCountedAt, sample.startedNanos());
+                    }
                     reconciled.signalAll();
                 }
             }
+            framesKept = kept.frames() > 0;
             long ringDrops = ring.statistics().drops();
             if (ringDrops > drops.getOrDefault(DropReason.CAPTURE_RING_FULL, 0L)) {
                 log.warn("{}: the capture ring overflowed ({} frames so far); counting is no longer exact", location,
@@ -630,17 +650,41 @@ public final class CaptureSession implements AutoCloseable {
     }
 
     /**
+     * The newest frame the VM has read, with the time of the newest counter sample that count accounts for: the VM
+     * had read nothing more when that sample was taken.
+     */
+    public ReadCount readCount() {
+        lock.lock();
+        try {
+            return new ReadCount(kept.readThrough(), readsCountedAt);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The VM's reads as counted now.
+     *
+     * @param readThrough the newest frame the VM has read (or read past), -1 while none
+     * @param countedAtNanos the {@link System#nanoTime()} at which the counter sample it stems from was started
+     */
+    public record ReadCount(long readThrough, long countedAtNanos) {
+    }
+
+    /**
      * Waits up to {@code timeout} for a kept frame numbered after {@code afterSequence} that a counter sample has
-     * covered, or for the VM to have read past {@code readThrough}.
+     * covered, for the VM to have read past {@code readThrough}, or for its reads to be counted as of a sample
+     * started after {@code countedAfterNanos} (see {@link #readCount()}).
      *
      * @return whether either happened
      */
-    public boolean awaitKeptAfterOrRead(long afterSequence, long readThrough, java.time.Duration timeout)
-            throws InterruptedException {
+    public boolean awaitKeptAfterOrRead(long afterSequence, long readThrough, long countedAfterNanos,
+            java.time.Duration timeout) throws InterruptedException {
         long remaining = timeout.toNanos();
         lock.lock();
         try {
-            while (!closed && kept.newestClassifiedSequence() <= afterSequence && kept.readThrough() <= readThrough) {
+            while (!closed && kept.newestClassifiedSequence() <= afterSequence && kept.readThrough() <= readThrough
+                    && readsCountedAt - countedAfterNanos <= 0) {
                 if (remaining <= 0 || !thread.isAlive()) {
                     return false;
                 }

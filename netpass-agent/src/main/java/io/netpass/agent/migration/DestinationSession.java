@@ -81,6 +81,11 @@ public final class DestinationSession {
     private long withdrawnFrames;
     private long readAfterInjection;
     private long injectedHeldByVmm;
+    /** Local {@link System#nanoTime()} of the newest counter sample behind the source's READ records; 0 before. */
+    private long readsCountedAt;
+    private boolean awaitingReadCount;
+    private long waitedForReadCountNanos = -1;
+    private long staleReadCountReleases;
     private final ArrayDeque<Long> injectedSinceRelease = new ArrayDeque<>();
     private @Nullable TapInjector injector;
 
@@ -121,7 +126,14 @@ public final class DestinationSession {
             state = SessionState.FORWARDING;
             stagedAtRelease = staged.size();
             burstEnd = staged.isEmpty() ? FrameStreamDecoder.NO_SEQUENCE : staged.getLast().sequence();
-            injectStaged();
+            awaitingReadCount = !readCountFresh();
+            if (awaitingReadCount) {
+                // The source's count of its VM's reads is older than its VM's stop may be: injecting now could
+                // repeat a frame it read last. Wait for a newer one, up to the reads-accounted timeout.
+                Mono.delay(properties.readsAccountedTimeout()).subscribe(tick -> injectOnStaleReadCount());
+            } else {
+                injectStaged();
+            }
         }
         released.tryEmitEmpty();
         // Logged and told after the injection: either costs hundreds of µs.
@@ -206,7 +218,7 @@ public final class DestinationSession {
     private synchronized void receive(List<FrameStreamRecord> records) {
         for (FrameStreamRecord record : records) {
             switch (record) {
-                case SourceRead read -> sourceRead(read.sequence());
+                case SourceRead read -> sourceRead(read.unreadFrom() - 1, read.sampleAgeMicros());
                 case ForwardedFrame frame when frame.heldByVmm() -> heldByVmm = frame;
                 case ForwardedFrame frame -> {
                     lastReceived = frame.sequence();
@@ -217,13 +229,42 @@ public final class DestinationSession {
                 }
             }
         }
-        if (vmRunningNanos != 0) {
+        if (vmRunningNanos != 0 && awaitingReadCount && readCountFresh()) {
+            awaitingReadCount = false;
+            waitedForReadCountNanos = System.nanoTime() - vmRunningNanos;
+        }
+        if (vmRunningNanos != 0 && !awaitingReadCount) {
+            injectStaged();
+        }
+    }
+
+    /**
+     * Whether the source's latest count of its VM's reads stems from a counter sample taken at most the source-reads
+     * max age before this VM was seen running, or after: then its VM had stopped reading (QEMU stops it before
+     * transferring the device state), and what it counts is final.
+     */
+    private boolean readCountFresh() {
+        return readsCountedAt != 0
+                && readsCountedAt - (vmRunningNanos - properties.sourceReadsMaxAge().toNanos()) >= 0;
+    }
+
+    private synchronized void injectOnStaleReadCount() {
+        if (awaitingReadCount && state == SessionState.FORWARDING) {
+            awaitingReadCount = false;
+            staleReadCountReleases++;
+            log.warn("{}: no count of the source VM's reads newer than {} before its VM ran came within {}; injecting "
+                    + "the frames held anyway", migrationId, properties.sourceReadsMaxAge(),
+                    properties.readsAccountedTimeout());
             injectStaged();
         }
     }
 
     /** The source VM read every frame up to {@code sequence}: those held are withdrawn. */
-    private void sourceRead(long sequence) {
+    private void sourceRead(long sequence, long sampleAgeMicros) {
+        readsCountedAt = Math.max(readsCountedAt, System.nanoTime() - sampleAgeMicros * 1_000);
+        if (sequence <= sourceReadThrough) {
+            return;
+        }
         sourceReadThrough = sequence;
         while (!staged.isEmpty() && staged.getFirst().sequence() <= sequence) {
             stagedBytes -= staged.removeFirst().frame().length;
@@ -428,6 +469,19 @@ public final class DestinationSession {
     /** Frames the source VM read last and its VMM may have held, injected before the frames that follow it (0 or 1). */
     public synchronized long injectedHeldByVmm() {
         return injectedHeldByVmm;
+    }
+
+    /**
+     * Releases that found the source's count of its VM's reads too old and waited for a newer one, in vain, until
+     * the reads-accounted timeout (0 or 1).
+     */
+    public synchronized long staleReadCountReleases() {
+        return staleReadCountReleases;
+    }
+
+    /** Nanoseconds the release waited for a fresh count of the source VM's reads; -1 if it did not wait. */
+    public synchronized long waitedForReadCountNanos() {
+        return waitedForReadCountNanos;
     }
 
     /** Frames received ahead and then withdrawn: the source VM read them after all. */

@@ -37,6 +37,8 @@ public final class SourceSession {
     private static final Duration FRAME_WAIT = Duration.ofMillis(1);
     /** How long a held stream waits for something to send before its VM stopped: the capture wakes it sooner. */
     private static final Duration IDLE_WAIT = Duration.ofMillis(50);
+    /** How often a held stream repeats an unchanged READ while the destination holds frames. */
+    private static final long HEARTBEAT_NANOS = 1_000_000;
     /** Frames in a stream's first chunk: small, so that the destination injects its first frames sooner. */
     private static final int FIRST_CHUNK_FRAMES = 16;
 
@@ -307,6 +309,9 @@ public final class SourceSession {
         /** The newest frame the VM had read when last looked at, and the newest one told to the destination. */
         private long readSeen = -1;
         private long readSent = -1;
+        /** When the counter sample behind {@link #readSeen} was taken, and that of the last READ sent. */
+        private long countedAt;
+        private long countedSent;
         private long heldSent = -1;
         private long lastArrivalNanos;
         private long sent;
@@ -346,7 +351,9 @@ public final class SourceSession {
                 Thread.sleep(IDLE_WAIT);
                 return null;
             }
-            if (!capture.awaitKeptAfterOrRead(Math.max(lastSent, readSeen), readSeen,
+            // While the destination holds frames, a fresh READ every millisecond or so lets it inject them at once.
+            long heartbeatAfter = lastSent > readSeen ? countedSent + HEARTBEAT_NANOS : Long.MAX_VALUE;
+            if (!capture.awaitKeptAfterOrRead(Math.max(lastSent, readSeen), readSeen, heartbeatAfter,
                     released ? FRAME_WAIT : IDLE_WAIT)) {
                 if (!released) {
                     return null;
@@ -361,10 +368,13 @@ public final class SourceSession {
                 }
                 return null;
             }
-            readSeen = capture.readThrough();
+            CaptureSession.ReadCount count = capture.readCount();
+            readSeen = count.readThrough();
+            countedAt = count.countedAtNanos();
             List<DataBuffer> encoded = new ArrayList<>(properties.batchFrames() + 3);
-            if (readSeen > readSent && lastSent > readSent) {
-                // Frames the destination holds were read here after all: withdrawn.
+            if (lastSent > readSent && (readSeen > readSent || countedAt - countedSent >= HEARTBEAT_NANOS)) {
+                // Frames the destination holds were read here after all (withdrawn), or are still unread as of a
+                // newer count.
                 sendRead(encoded);
             }
             int batch = chunks++ == 0 ? Math.min(FIRST_CHUNK_FRAMES, properties.batchFrames())
@@ -412,9 +422,10 @@ public final class SourceSession {
         }
 
         private void sendRead(List<DataBuffer> encoded) {
-            if (readSeen > readSent) {
-                encoded.add(encoder.read(readSeen, buffers));
+            if (readSeen > readSent || countedAt != countedSent) {
+                encoded.add(encoder.read(readSeen + 1, (System.nanoTime() - countedAt) / 1_000, buffers));
                 readSent = readSeen;
+                countedSent = countedAt;
             }
         }
 
@@ -424,11 +435,10 @@ public final class SourceSession {
          * {@link ForwardingProperties#forwardFrameHeldByVmm()}).
          */
         private void offerHeldFrame(long firstSequence, List<DataBuffer> encoded) {
+            sendRead(encoded);
             if (readSeen < 0 || readSeen + 1 != firstSequence) {
-                sendRead(encoded);
                 return;
             }
-            sendRead(encoded);
             if (!properties.forwardFrameHeldByVmm() || heldSent == readSeen) {
                 return;
             }

@@ -67,7 +67,8 @@ public final class FrameStreamDecoder {
     private int bodyFilled;
 
     private long lastSequence = NO_SEQUENCE;
-    private long lastRead = NO_SEQUENCE;
+    /** The latest READ's sequence: the first frame the source VM had not read; 0 before any READ. */
+    private long unreadFrom;
     private long frameCount;
     private @Nullable MalformedFrameStreamException failure;
     private boolean subscribed;
@@ -245,12 +246,12 @@ public final class FrameStreamDecoder {
                     recordOffset + SEQUENCE_OFFSET);
         }
         boolean heldByVmm = (flags & HELD_BY_VMM) != 0;
-        if (heldByVmm && sequence != lastRead) {
-            throw malformed("frame " + sequence + " marked held by the VMM is not the last read one (" + lastRead
-                    + ")", recordOffset + SEQUENCE_OFFSET);
+        if (heldByVmm && sequence != unreadFrom - 1) {
+            throw malformed("frame " + sequence + " marked held by the VMM is not the last one read (the latest READ"
+                    + " has the VM read up to " + (unreadFrom - 1) + ")", recordOffset + SEQUENCE_OFFSET);
         }
-        if (!heldByVmm && sequence <= Math.max(lastSequence, lastRead)) {
-            throw malformed("sequence " + sequence + " does not follow " + Math.max(lastSequence, lastRead),
+        if (!heldByVmm && sequence <= Math.max(lastSequence, unreadFrom - 1)) {
+            throw malformed("sequence " + sequence + " does not follow " + Math.max(lastSequence, unreadFrom - 1),
                     recordOffset + SEQUENCE_OFFSET);
         }
         frameSequence = sequence;
@@ -278,25 +279,21 @@ public final class FrameStreamDecoder {
         stage = Stage.ENDED;
     }
 
-    private SourceRead read(int flags, int reserved, long length, long sequence) {
+    private SourceRead read(int flags, int reserved, long sampleAgeMicros, long sequence) {
         if (flags != 0) {
             throw malformed("unknown READ flags 0x" + HEX.toHexDigits((byte) flags), recordOffset + FLAGS_OFFSET);
         }
         rejectReserved(reserved);
-        if (length != 0) {
-            throw malformed("READ record with frame length " + length + ", expected 0",
-                    recordOffset + LENGTH_OFFSET);
-        }
         if (sequence < 0) {
             throw malformed("sequence " + Long.toUnsignedString(sequence) + " above 2^63-1",
                     recordOffset + SEQUENCE_OFFSET);
         }
-        if (sequence <= lastRead) {
-            throw malformed("READ sequence " + sequence + " does not follow " + lastRead,
+        if (sequence < unreadFrom) {
+            throw malformed("READ sequence " + sequence + " goes back from " + unreadFrom,
                     recordOffset + SEQUENCE_OFFSET);
         }
-        lastRead = sequence;
-        return new SourceRead(sequence);
+        unreadFrom = sequence;
+        return new SourceRead(sequence, sampleAgeMicros);
     }
 
     private void rejectReserved(int reserved) {

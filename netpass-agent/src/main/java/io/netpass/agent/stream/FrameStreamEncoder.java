@@ -57,7 +57,7 @@ public final class FrameStreamEncoder {
 
     /**
      * A FRAME record for the last frame the source VM read, which its VMM may hold undelivered; it follows the READ
-     * record with its sequence.
+     * record whose {@code unreadFrom} is its sequence + 1.
      */
     public DataBuffer encodeHeldByVmm(KeptFrame frame, DataBufferFactory factory) {
         return frameRecord(frame.sequence(), frame.droppedByTap(), true, frame.vnetHeader(), frame.frame(), factory);
@@ -69,12 +69,16 @@ public final class FrameStreamEncoder {
                 MemorySegment.ofArray(frame.vnetHeader()), MemorySegment.ofArray(frame.frame()), factory);
     }
 
-    /** A READ record: the source VM has read every frame numbered up to {@code sequence}. */
-    public DataBuffer read(long sequence, DataBufferFactory factory) {
-        if (sequence < 0) {
-            throw new IllegalArgumentException("sequence " + sequence + " is negative");
+    /**
+     * A READ record: the source VM has read every frame numbered below {@code unreadFrom}, as of a counter sample
+     * taken {@code sampleAgeMicros} ago (saturating at {@link SourceRead#MAX_SAMPLE_AGE_MICROS}).
+     */
+    public DataBuffer read(long unreadFrom, long sampleAgeMicros, DataBufferFactory factory) {
+        if (unreadFrom < 0) {
+            throw new IllegalArgumentException("unreadFrom " + unreadFrom + " is negative");
         }
-        return factory.allocateBuffer(RECORD_HEADER_SIZE).write(recordHeader(READ, 0, 0, sequence));
+        int age = (int) Math.clamp(sampleAgeMicros, 0, SourceRead.MAX_SAMPLE_AGE_MICROS);
+        return factory.allocateBuffer(RECORD_HEADER_SIZE).write(recordHeader(READ, 0, age, unreadFrom));
     }
 
     /**

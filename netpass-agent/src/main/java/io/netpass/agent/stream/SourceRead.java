@@ -1,16 +1,26 @@
 package io.netpass.agent.stream;
 
 /**
- * The source VM has read every frame numbered up to {@code sequence}: frames the receiver got for it up to there
- * are withdrawn, except one sent again with {@link ForwardedFrame#heldByVmm()} (docs/frame-stream.md).
+ * What the source VM has read, as of a sample of its tap's counters: every frame numbered below {@code unreadFrom}.
+ * Frames the receiver got numbered below it are withdrawn, except the one numbered {@code unreadFrom − 1} if it is
+ * sent again with {@link ForwardedFrame#heldByVmm()} (docs/frame-stream.md). A READ that repeats the previous
+ * {@code unreadFrom} says that nothing more was read as of a newer sample.
  *
- * @param sequence the newest frame the source VM read, from 0
+ * @param unreadFrom the first frame the source VM had not read, from 0
+ * @param sampleAgeMicros how old that counter sample was when the source wrote this record, in µs (at most
+ *     2^32 − 1)
  */
-public record SourceRead(long sequence) implements FrameStreamRecord {
+public record SourceRead(long unreadFrom, long sampleAgeMicros) implements FrameStreamRecord {
+
+    /** The largest sample age the record carries. */
+    public static final long MAX_SAMPLE_AGE_MICROS = 0xFFFF_FFFFL;
 
     public SourceRead {
-        if (sequence < 0) {
-            throw new IllegalArgumentException("sequence " + sequence + " is negative");
+        if (unreadFrom < 0) {
+            throw new IllegalArgumentException("unreadFrom " + unreadFrom + " is negative");
+        }
+        if (sampleAgeMicros < 0 || sampleAgeMicros > MAX_SAMPLE_AGE_MICROS) {
+            throw new IllegalArgumentException("sample age " + sampleAgeMicros + " µs outside [0, 2^32-1]");
         }
     }
 }

@@ -174,7 +174,7 @@ class HeldFrameStreamIT {
                         switch (record) {
                             case ForwardedFrame frame when frame.heldByVmm() -> { }
                             case ForwardedFrame frame -> frames.add(frame.sequence());
-                            case SourceRead read -> reads.add(read.sequence());
+                            case SourceRead read -> reads.add(read.unreadFrom() - 1);
                         }
                     }, ended::completeExceptionally, () -> ended.complete(frames.size()));
         }
