@@ -83,7 +83,7 @@ public final class DestinationSession {
     private long injectedHeldByVmm;
     /** Local {@link System#nanoTime()} of the newest counter sample behind the source's READ records; 0 before. */
     private long readsCountedAt;
-    private boolean awaitingReadCount;
+    private volatile boolean awaitingReadCount;
     private long waitedForReadCountNanos = -1;
     private long staleReadCountReleases;
     private final ArrayDeque<Long> injectedSinceRelease = new ArrayDeque<>();
@@ -139,8 +139,13 @@ public final class DestinationSession {
         // Logged and told after the injection: either costs hundreds of µs.
         peers.release(sourceAgent, migrationId).subscribe(null, error -> log.warn(
                 "{}: telling the source agent that the VM runs failed: {}", migrationId, error.getMessage()));
-        log.info("{}: destination VM runs on {}; injected the {} frames held for it", migrationId, location,
-                stagedAtRelease);
+        if (awaitingReadCount) {
+            log.info("{}: destination VM runs on {}; {} frames held for it wait for a newer count of the source VM's "
+                    + "reads", migrationId, location, stagedAtRelease);
+        } else {
+            log.info("{}: destination VM runs on {}; injected the {} frames held for it", migrationId, location,
+                    stagedAtRelease);
+        }
     }
 
     /** Injects now, for orchestrators that report the destination running before its first frame is seen. */
