@@ -28,7 +28,8 @@ import reactor.core.scheduler.Scheduler;
 
 /**
  * The source side of a migration: a capture session on the VM's tap, and the stream that serves its kept frames to
- * the destination agent once the destination VM runs. Frames stay kept until the destination acknowledges them by
+ * the destination agent: ahead of the switchover, as the VM leaves them unread (with READ records as it reads on),
+ * then at once after the release. Frames stay kept until, after the release, the destination acknowledges them by
  * asking for what comes after, so a broken stream resumes with no loss and no duplicate.
  */
 public final class SourceSession {
@@ -46,7 +47,7 @@ public final class SourceSession {
     public enum ReleaseTrigger {
         /** The destination asked for the frames without holding a stream open. */
         PULL,
-        /** The destination, holding a stream open, signalled that its VM runs. */
+        /** The destination signalled that its VM runs. */
         RELEASE_REQUEST,
         /** The moved VM's own frame (its announcement) was flooded back to this tap: it runs elsewhere. */
         VM_FRAME_FLOODED_BACK
