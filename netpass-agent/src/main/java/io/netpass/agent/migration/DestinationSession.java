@@ -256,6 +256,9 @@ public final class DestinationSession {
     private synchronized void injectOnStaleReadCount() {
         if (awaitingReadCount && state == SessionState.FORWARDING) {
             awaitingReadCount = false;
+            if (staged.isEmpty()) {
+                return;
+            }
             staleReadCountReleases++;
             log.warn("{}: no count of the source VM's reads newer than {} before its VM ran came within {}; injecting "
                     + "the frames held anyway", migrationId, properties.sourceReadsMaxAge(),

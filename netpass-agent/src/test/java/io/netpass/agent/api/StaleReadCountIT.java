@@ -1,0 +1,187 @@
+package io.netpass.agent.api;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Timeout;
+
+import io.netpass.agent.testing.AgentProcess;
+import io.netpass.agent.testing.Client;
+import io.netpass.agent.testing.EthernetAddress;
+import io.netpass.agent.testing.FakeVm;
+import io.netpass.agent.testing.FrameSender;
+import io.netpass.agent.testing.Host;
+import io.netpass.agent.testing.NamespaceLab;
+import tools.jackson.databind.JsonNode;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The destination injects the frames it holds the moment its VM runs only on a fresh count of the source VM's reads
+ * (docs/frame-stream.md, "Exactness"). With the source agent frozen (SIGSTOP) across the switchover, as a host
+ * starved of CPU freezes it, that count goes stale: the destination waits for a newer one and injects once the
+ * source thaws; frozen past the reads-accounted timeout, it injects anyway and counts the stale release.
+ */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class StaleReadCountIT {
+
+    private static final int KEPT = 200;
+    private static final Duration FROZEN_BEFORE_RESUME = Duration.ofMillis(60);
+    private static final Duration TIMEOUT = Duration.ofSeconds(20);
+
+    private final Path work = Path.of("target", "it-agents", getClass().getSimpleName());
+    private NamespaceLab lab;
+    private Host sourceHost;
+    private Host destinationHost;
+    private Client client;
+    private AgentProcess sourceAgent;
+    private AgentProcess destinationAgent;
+
+    @BeforeAll
+    void start() throws Exception {
+        // A fake VM delivers every frame it reads, unlike QEMU (see AgentMigrationIT).
+        String fakeVmReads = "--netpass.agent.forwarding.forward-frame-held-by-vmm=false";
+        CompletableFuture<AgentProcess> a = CompletableFuture.supplyAsync(() -> AgentProcess.start("a", work,
+                fakeVmReads));
+        CompletableFuture<AgentProcess> b = CompletableFuture.supplyAsync(() -> AgentProcess.start("b", work,
+                fakeVmReads, "--netpass.agent.forwarding.reads-accounted-timeout=1s"));
+        lab = new NamespaceLab();
+        sourceHost = lab.host("src");
+        destinationHost = lab.host("dst");
+        lab.connect(sourceHost, destinationHost);
+        client = lab.client("cl", sourceHost);
+        sourceAgent = a.get(2, TimeUnit.MINUTES);
+        destinationAgent = b.get(2, TimeUnit.MINUTES);
+    }
+
+    @AfterAll
+    void stop() {
+        try {
+            AgentProcess.closeCheckingLeaks(sourceAgent, destinationAgent);
+        } finally {
+            if (lab != null) {
+                lab.close();
+            }
+        }
+    }
+
+    @Test
+    void theDestinationWaitsForAFreshCountOfTheSourceVmsReadsBeforeItInjects() throws Exception {
+        try (Switchover run = Switchover.prepare(this, "m-stale-wait", "tapa1", "tapb1",
+                EthernetAddress.of("52:54:00:6e:73:01"))) {
+            signal(sourceAgent, "STOP");
+            try {
+                LockSupport.parkNanos(FROZEN_BEFORE_RESUME.toNanos());
+                run.resumeDestination();
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(300));
+                JsonNode waiting = run.destinationSession();
+                assertThat(waiting.path("counters").path("injectedFrames").asLong())
+                        .as("injected on a stale count: %s", waiting).isZero();
+                assertThat(waiting.path("state").asString()).isEqualTo("forwarding");
+            } finally {
+                signal(sourceAgent, "CONT");
+            }
+            await(() -> run.destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, run);
+            JsonNode destination = run.destinationSession();
+            assertThat(destination.path("timings").path("releaseToFreshReadCountMicros").asLong())
+                    .as("%s", destination).isGreaterThanOrEqualTo(300_000);
+            assertThat(destination.path("counters").path("staleReadCountReleases").asLong()).isZero();
+            assertThat(run.destinationVm.awaitFrames(KEPT, TIMEOUT)).hasSize(KEPT);
+            assertThat(run.destinationVm.sequences()).containsExactlyElementsOf(run.sent());
+        }
+    }
+
+    @Test
+    void frozenPastTheReadsAccountedTimeoutTheDestinationInjectsAnywayAndCountsIt() throws Exception {
+        try (Switchover run = Switchover.prepare(this, "m-stale-timeout", "tapa2", "tapb2",
+                EthernetAddress.of("52:54:00:6e:73:02"))) {
+            signal(sourceAgent, "STOP");
+            try {
+                LockSupport.parkNanos(FROZEN_BEFORE_RESUME.toNanos());
+                run.resumeDestination();
+                await(() -> run.destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, run);
+                JsonNode destination = run.destinationSession();
+                assertThat(destination.path("counters").path("staleReadCountReleases").asLong())
+                        .as("%s", destination).isEqualTo(1);
+                assertThat(destination.path("timings").path("releaseToFirstInjectionMicros").asLong())
+                        .as("after the 1 s reads-accounted timeout").isGreaterThanOrEqualTo(1_000_000);
+            } finally {
+                signal(sourceAgent, "CONT");
+            }
+            assertThat(run.destinationVm.awaitFrames(KEPT, TIMEOUT)).hasSize(KEPT);
+            assertThat(run.destinationVm.sequences()).containsExactlyElementsOf(run.sent());
+        }
+    }
+
+    /** Two armed hosts whose paused source VM was sent {@value #KEPT} frames, all held by the destination. */
+    private record Switchover(StaleReadCountIT test, String migrationId, FakeVm sourceVm, FakeVm destinationVm)
+            implements AutoCloseable {
+
+        static Switchover prepare(StaleReadCountIT test, String migrationId, String sourceTap, String destinationTap,
+                EthernetAddress mac) {
+            FakeVm sourceVm = test.sourceHost.startVm(sourceTap, mac);
+            FakeVm destinationVm = test.destinationHost.startVm(destinationTap, mac);
+            sourceVm.announce();
+            assertThat(destinationVm.awaitFrames(1, Duration.ofSeconds(5))).hasSize(1);
+            destinationVm.pause();
+            List<String> macs = List.of(mac.toString());
+            assertThat(test.sourceAgent.api().armSource(migrationId, sourceTap,
+                    test.sourceHost.namespace().path().toString(), macs).status()).isEqualTo(200);
+            assertThat(test.destinationAgent.api().armDestination(migrationId, destinationTap,
+                    test.destinationHost.namespace().path().toString(), macs, test.sourceAgent.baseUri()).status())
+                    .isEqualTo(200);
+            Switchover run = new Switchover(test, migrationId, sourceVm, destinationVm);
+            sourceVm.pause();
+            try (FrameSender sender = test.client.sender()) {
+                sender.send(test.client.trafficTo(mac), 0, KEPT);
+            }
+            await(() -> run.destinationSession().path("counters").path("stagedFrames").asLong() == KEPT, run);
+            return run;
+        }
+
+        void resumeDestination() {
+            destinationVm.resume();
+            destinationVm.announce();
+        }
+
+        JsonNode destinationSession() {
+            return test.destinationAgent.api().session(migrationId, "destination");
+        }
+
+        List<Long> sent() {
+            return java.util.stream.LongStream.range(0, KEPT).boxed().toList();
+        }
+
+        @Override
+        public void close() {
+            test.sourceAgent.api().disarm(migrationId, "source");
+            test.destinationAgent.api().disarm(migrationId, "destination");
+            sourceVm.close();
+            destinationVm.close();
+        }
+    }
+
+    private static void signal(AgentProcess agent, String signal) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(agent.pid())).inheritIO().start();
+        assertThat(kill.waitFor()).as("kill -%s", signal).isZero();
+    }
+
+    private static void await(BooleanSupplier condition, Switchover run) {
+        long deadline = System.nanoTime() + TIMEOUT.toNanos();
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as("%s", run.destinationSession()).isLessThan(deadline);
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+        }
+    }
+}
