@@ -34,7 +34,7 @@ record EncodedStream(List<FrameStreamRecord> records, byte[] bytes, List<Integer
             starts.add(out.size());
             append(out, switch (record) {
                 case ForwardedFrame frame -> ENCODER.encode(frame, factory);
-                case SourceRead read -> ENCODER.read(read.sequence(), factory);
+                case SourceRead read -> ENCODER.read(read.unreadFrom(), read.sampleAgeMicros(), factory);
             });
         }
         if (ended) {
@@ -67,31 +67,44 @@ record EncodedStream(List<FrameStreamRecord> records, byte[] bytes, List<Integer
     /**
      * A valid record sequence as a source sends it: frames numbered in increasing order, mostly small, sometimes of
      * the smallest or largest length allowed, with READ records as its VM reads on (sometimes behind the frames
-     * already sent, sometimes ahead of them), a READ sometimes followed by the frame it names flagged held by the
-     * VMM.
+     * already sent, sometimes ahead of them, sometimes repeating the previous count as a heartbeat), each with a
+     * sample age from 0 to 2^32 − 1 µs, a READ sometimes followed by the last frame it counts read flagged held by
+     * the VMM.
      */
     static List<FrameStreamRecord> randomRecords(SplittableRandom random, int maxRecords, int maxFrameLength) {
         int count = random.nextInt(maxRecords + 1);
         long sequence = random.nextInt(8) == 0
                 ? random.nextLong(Long.MAX_VALUE - 2_000_001L * (maxRecords + 1))
                 : random.nextLong(1_000) - 1;
-        long lastRead = FrameStreamDecoder.NO_SEQUENCE;
+        long unreadFrom = 0;
         int readOdds = random.nextInt(4);
         List<FrameStreamRecord> records = new ArrayList<>(count);
         while (records.size() < count) {
             if (readOdds > 0 && random.nextInt(4) < readOdds) {
-                long behindOrAhead = random.nextInt(3) == 0 ? random.nextInt(1_000_000) : random.nextInt(3);
-                lastRead = Math.max(lastRead + 1, sequence - random.nextInt(4) + behindOrAhead);
-                records.add(new SourceRead(lastRead));
-                if (random.nextBoolean()) {
-                    records.add(randomFrame(random, lastRead, true, maxFrameLength));
+                if (random.nextInt(3) > 0) {
+                    long behindOrAhead = random.nextInt(3) == 0 ? random.nextInt(1_000_000) : random.nextInt(3);
+                    unreadFrom = Math.max(unreadFrom, sequence + 1 - random.nextInt(4) + behindOrAhead);
+                }
+                records.add(new SourceRead(unreadFrom, randomSampleAge(random)));
+                if (unreadFrom > 0 && random.nextBoolean()) {
+                    records.add(randomFrame(random, unreadFrom - 1, true, maxFrameLength));
                 }
             } else {
-                sequence = Math.max(sequence, lastRead) + (random.nextInt(4) == 0 ? 1 + random.nextInt(1_000_000) : 1);
+                sequence = Math.max(sequence, unreadFrom - 1)
+                        + (random.nextInt(4) == 0 ? 1 + random.nextInt(1_000_000) : 1);
                 records.add(randomFrame(random, sequence, false, maxFrameLength));
             }
         }
         return List.copyOf(records.subList(0, count));
+    }
+
+    private static long randomSampleAge(SplittableRandom random) {
+        return switch (random.nextInt(6)) {
+            case 0 -> 0;
+            case 1 -> SourceRead.MAX_SAMPLE_AGE_MICROS;
+            case 2 -> random.nextLong(SourceRead.MAX_SAMPLE_AGE_MICROS + 1);
+            default -> random.nextInt(20_000);
+        };
     }
 
     private static ForwardedFrame randomFrame(SplittableRandom random, long sequence, boolean heldByVmm,

@@ -67,17 +67,19 @@ class FrameStreamCodecTest {
     @Test
     void roundTripsFramesReadRecordsAndHeldFramesInOrder() throws ReflectiveOperationException {
         // Frames 10 to 12 forwarded ahead; the VM reads on to 11, whose held copy comes again below frame 12; the
-        // VM reads 13, then reads ahead of every frame sent; the stream ends on a held frame.
+        // VM reads 13, a newer count finds nothing more read, then the VM reads ahead of every frame sent; the stream
+        // ends on a held frame.
         List<FrameStreamRecord> records = List.of(frame(10, 60, false), frame(11, 1_514, true), frame(12, 14, false),
-                new SourceRead(11), heldByVmm(frame(11, 1_514, true)), frame(13, 65_000, false), new SourceRead(13),
-                new SourceRead(20), frame(21, 98, false), new SourceRead(25), heldByVmm(frame(25, 60, false)));
+                new SourceRead(12, 730), heldByVmm(frame(11, 1_514, true)), frame(13, 65_000, false),
+                new SourceRead(14, 0), new SourceRead(14, 51_000), new SourceRead(21, SourceRead.MAX_SAMPLE_AGE_MICROS),
+                frame(21, 98, false), new SourceRead(26, 1), heldByVmm(frame(25, 60, false)));
         DataBufferFactory factory = buffers.factory();
         FrameStreamDecoder decoder = new FrameStreamDecoder();
         List<FrameStreamRecord> decoded = new ArrayList<>(decoder.decode(encoder.header(factory)));
 
         for (FrameStreamRecord record : records) {
             DataBuffer encoded = switch (record) {
-                case SourceRead read -> encoder.read(read.sequence(), factory);
+                case SourceRead read -> encoder.read(read.unreadFrom(), read.sampleAgeMicros(), factory);
                 case ForwardedFrame frame when frame.heldByVmm() -> encoder.encodeHeldByVmm(keptFrame(frame.sequence(),
                         frame.droppedByTap(), MemorySegment.ofArray(frame.vnetHeader()),
                         MemorySegment.ofArray(frame.frame())), factory);
@@ -130,7 +132,7 @@ class FrameStreamCodecTest {
         ForwardedFrame held = new ForwardedFrame(7, true, true, new byte[10], ethernetHeader);
         DataBufferFactory factory = DefaultDataBufferFactory.sharedInstance;
 
-        assertThat(hex(encoder.read(7, factory))).isEqualTo("0300" + "0000" + "00000000" + "0000000000000007");
+        assertThat(hex(encoder.read(8, 1_500, factory))).isEqualTo("0300" + "0000" + "000005dc" + "0000000000000008");
         assertThat(hex(encoder.encode(held, factory)))
                 .isEqualTo("0103" + "0000" + "0000000e" + "0000000000000007" + "00".repeat(10) + "ffffffffffff"
                         + "525400123456" + "0806");
@@ -141,13 +143,13 @@ class FrameStreamCodecTest {
         byte[] ethernetHeader = HEX.parseHex("ffffffffffff52540012345608" + "06");
         byte[] example = HEX.parseHex("4e50465302000000"
                 + "0101" + "0000" + "0000000e" + "0000000000000005" + "00".repeat(10) + HEX.formatHex(ethernetHeader)
-                + "0300" + "0000" + "00000000" + "0000000000000007"
+                + "0300" + "0000" + "000005dc" + "0000000000000008"
                 + "0102" + "0000" + "0000000e" + "0000000000000007" + "00".repeat(10) + HEX.formatHex(ethernetHeader)
                 + "0200" + "0000" + "00000000" + "0000000000000002");
         FrameStreamDecoder decoder = new FrameStreamDecoder();
 
         assertThat(decoder.decode(buffers.copyOf(example))).containsExactly(
-                new ForwardedFrame(5, true, new byte[10], ethernetHeader), new SourceRead(7),
+                new ForwardedFrame(5, true, new byte[10], ethernetHeader), new SourceRead(8, 1_500),
                 new ForwardedFrame(7, false, true, new byte[10], ethernetHeader));
         assertThat(decoder.ended()).isTrue();
         assertThat(decoder.lastSequence()).isEqualTo(5);
@@ -198,11 +200,45 @@ class FrameStreamCodecTest {
                         MemorySegment.ofArray(new byte[60])), factory))
                 .withMessage("vnet header of 9 bytes, expected 10");
         assertThatIllegalArgumentException().isThrownBy(() -> encoder.end(-1, factory));
-        assertThatIllegalArgumentException().isThrownBy(() -> encoder.read(-1, factory))
-                .withMessage("sequence -1 is negative");
-        assertThatIllegalArgumentException().isThrownBy(() -> new SourceRead(-1))
-                .withMessage("sequence -1 is negative");
+        assertThatIllegalArgumentException().isThrownBy(() -> encoder.read(-1, 0, factory))
+                .withMessage("unreadFrom -1 is negative");
+        assertThatIllegalArgumentException().isThrownBy(() -> new SourceRead(-1, 0))
+                .withMessage("unreadFrom -1 is negative");
+        assertThatIllegalArgumentException().isThrownBy(() -> new SourceRead(0, -1))
+                .withMessage("sample age -1 µs outside [0, 2^32-1]");
+        assertThatIllegalArgumentException().isThrownBy(() -> new SourceRead(0, 1L << 32))
+                .withMessage("sample age 4294967296 µs outside [0, 2^32-1]");
         assertThat(buffers.handedOut()).isZero();
+    }
+
+    @Test
+    void roundTripsTheSampleAgeOfReadRecordsOverItsWholeRange() {
+        long[] ages = {0, 1, 1_000, 51_000, Integer.MAX_VALUE, 1L << 31, SourceRead.MAX_SAMPLE_AGE_MICROS};
+        DataBufferFactory factory = buffers.factory();
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        List<FrameStreamRecord> decoded = new ArrayList<>(decoder.decode(encoder.header(factory)));
+
+        for (long age : ages) {
+            decoded.addAll(decoder.decode(encoder.read(3, age, factory)));
+        }
+        decoded.addAll(decoder.decode(encoder.end(0, factory)));
+
+        assertThat(decoded).containsExactly(Arrays.stream(ages).mapToObj(age -> new SourceRead(3, age))
+                .toArray(SourceRead[]::new));
+        assertThat(decoder.ended()).isTrue();
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void saturatesASampleAgeTheReadRecordCannotCarry() {
+        DataBufferFactory factory = DefaultDataBufferFactory.sharedInstance;
+
+        assertThat(hex(encoder.read(9, 1L << 32, factory)))
+                .isEqualTo("0300" + "0000" + "ffffffff" + "0000000000000009");
+        assertThat(hex(encoder.read(9, Long.MAX_VALUE, factory)))
+                .isEqualTo("0300" + "0000" + "ffffffff" + "0000000000000009");
+        assertThat(hex(encoder.read(9, -5, factory))).as("a sample taken after the clock read, by a skewed clock")
+                .isEqualTo("0300" + "0000" + "00000000" + "0000000000000009");
     }
 
     @Test
@@ -284,7 +320,7 @@ class FrameStreamCodecTest {
                 malformed("unknown FRAME flags", bytes -> bytes[9] = 5,
                         "unknown FRAME flags 0x05", 9),
                 malformed("FRAME held by the VMM with no READ before it", bytes -> bytes[9] = 3,
-                        "frame 5 marked held by the VMM is not the last read one (-1)", 16),
+                        heldNotLastRead(5, -1), 16),
                 malformed("nonzero reserved bytes in a record", bytes -> bytes[10] = 0x12,
                         "nonzero reserved bytes 0x1200", 10),
                 malformed("frame length above the maximum", bytes -> putInt(bytes, 12, 65_601),
@@ -319,46 +355,83 @@ class FrameStreamCodecTest {
     }
 
     static Stream<Arguments> malformedReadsAndHeldFrames() {
-        // FRAME 5 [8, 48), READ 7 [48, 64), held FRAME 7 [64, 104), FRAME 9 [104, 144), READ 9 [144, 160),
-        // END [160, 176).
+        // FRAME 5 [8, 48), READ 8 aged 1500 µs [48, 64), held FRAME 7 [64, 104), FRAME 9 [104, 144), READ 10
+        // [144, 160), END [160, 176).
         return Stream.of(
                 malformed("READ with flags", bytes -> bytes[49] = 1,
                         "unknown READ flags 0x01", 49),
                 malformed("READ with nonzero reserved bytes", bytes -> bytes[51] = 1,
                         "nonzero reserved bytes 0x0001", 50),
-                malformed("READ with a frame length", bytes -> putInt(bytes, 52, 14),
-                        "READ record with frame length 14, expected 0", 52),
                 malformed("READ sequence above 2^63-1", bytes -> putLong(bytes, 56, Long.MIN_VALUE),
                         "sequence 9223372036854775808 above 2^63-1", 56),
-                malformed("repeated READ", bytes -> putLong(bytes, 152, 7),
-                        "READ sequence 7 does not follow 7", 152),
-                malformed("decreasing READ", bytes -> putLong(bytes, 152, 6),
-                        "READ sequence 6 does not follow 7", 152),
-                malformed("held FRAME below the latest READ", bytes -> putLong(bytes, 72, 6),
-                        "frame 6 marked held by the VMM is not the last read one (7)", 72),
-                malformed("held FRAME above the latest READ", bytes -> putLong(bytes, 72, 8),
-                        "frame 8 marked held by the VMM is not the last read one (7)", 72),
-                malformed("held flag on a FRAME the latest READ does not name", bytes -> bytes[105] = 2,
-                        "frame 9 marked held by the VMM is not the last read one (7)", 112),
-                malformed("FRAME at the latest READ without the held flag", bytes -> bytes[65] = 0,
+                malformed("READ going back", bytes -> putLong(bytes, 152, 7),
+                        "READ sequence 7 goes back from 8", 152),
+                malformed("READ going back to 0", bytes -> putLong(bytes, 152, 0),
+                        "READ sequence 0 goes back from 8", 152),
+                malformed("held FRAME below the last one read", bytes -> putLong(bytes, 72, 6),
+                        heldNotLastRead(6, 7), 72),
+                malformed("held FRAME at the first one unread", bytes -> putLong(bytes, 72, 8),
+                        heldNotLastRead(8, 7), 72),
+                malformed("held FRAME after a READ counting none read", bytes -> putLong(bytes, 56, 0),
+                        heldNotLastRead(7, -1), 72),
+                malformed("held flag on a FRAME the VM has not read", bytes -> bytes[105] = 2,
+                        heldNotLastRead(9, 7), 112),
+                malformed("FRAME at the last one read without the held flag", bytes -> bytes[65] = 0,
                         "sequence 7 does not follow 7", 72),
-                malformed("FRAME above the last frame but below the latest READ", bytes -> putLong(bytes, 112, 6),
+                malformed("FRAME above the last frame but below the last one read", bytes -> putLong(bytes, 112, 6),
                         "sequence 6 does not follow 7", 112),
+                malformed("FRAME above the last frame but at the last one read", bytes -> putLong(bytes, 112, 7),
+                        "sequence 7 does not follow 7", 112),
                 malformed("END count leaving out the held frame", bytes -> putLong(bytes, 168, 2),
                         "END record counts 2 frames but the stream carried 3", 168),
-                malformed("READ turned into an END record", bytes -> bytes[48] = 2,
-                        "END record counts 7 frames but the stream carried 1", 56));
+                malformed("READ turned into an END record, its sample age as a frame length", bytes -> bytes[48] = 2,
+                        "END record with frame length 1500, expected 0", 52));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("malformedReadsAndHeldFrames")
     void rejectsMalformedReadRecordsAndHeldFramesSayingWhatAndWhere(String problem, Consumer<byte[]> corruption,
             String message, long offset) {
-        EncodedStream stream = EncodedStream.of(List.of(frame(5, 14, false), new SourceRead(7),
-                heldByVmm(frame(7, 14, true)), frame(9, 14, false), new SourceRead(9)));
+        EncodedStream stream = readsAndHeldFrameStream();
         assertThat(stream.recordStarts()).containsExactly(8, 48, 64, 104, 144, 160);
 
         assertRejected(stream, corruption, message, offset);
+    }
+
+    static Stream<Arguments> validReadChanges() {
+        return Stream.of(
+                changed("READ repeating the previous one, with another age", bytes -> putLong(bytes, 152, 8),
+                        new SourceRead(8, 0)),
+                changed("READ with the largest sample age", bytes -> putInt(bytes, 148, -1),
+                        new SourceRead(10, SourceRead.MAX_SAMPLE_AGE_MICROS)),
+                changed("READ far ahead of every frame sent", bytes -> putLong(bytes, 152, Long.MAX_VALUE),
+                        new SourceRead(Long.MAX_VALUE, 0)));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("validReadChanges")
+    void acceptsReadRecordsThatRepeatTheCountOrCarryAnyAge(String change, Consumer<byte[]> edit,
+            SourceRead lastRead) {
+        EncodedStream stream = readsAndHeldFrameStream();
+        byte[] bytes = stream.bytes().clone();
+        edit.accept(bytes);
+        List<FrameStreamRecord> expected = new ArrayList<>(stream.records());
+        expected.set(expected.size() - 1, lastRead);
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+
+        assertThat(decoder.decode(buffers.copyOf(bytes))).isEqualTo(expected);
+        assertThat(decoder.ended()).isTrue();
+        buffers.assertAllReleased();
+    }
+
+    private static EncodedStream readsAndHeldFrameStream() {
+        return EncodedStream.of(List.of(frame(5, 14, false), new SourceRead(8, 1_500), heldByVmm(frame(7, 14, true)),
+                frame(9, 14, false), new SourceRead(10, 0)));
+    }
+
+    private static String heldNotLastRead(long sequence, long lastRead) {
+        return "frame " + sequence + " marked held by the VMM is not the last one read (the latest READ has the VM"
+                + " read up to " + lastRead + ")";
     }
 
     private void assertRejected(EncodedStream stream, Consumer<byte[]> corruption, String message, long offset) {
@@ -560,6 +633,10 @@ class FrameStreamCodecTest {
 
     private static EncodedStream twoFrameStream() {
         return EncodedStream.of(List.of(frame(5, 14, true), frame(9, 20, false)));
+    }
+
+    private static Arguments changed(String change, Consumer<byte[]> edit, SourceRead lastRead) {
+        return Arguments.of(change, edit, lastRead);
     }
 
     private static Arguments malformed(String problem, Consumer<byte[]> corruption, String message, long offset) {

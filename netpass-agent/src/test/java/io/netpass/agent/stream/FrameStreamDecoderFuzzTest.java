@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
@@ -20,8 +21,8 @@ import reactor.core.publisher.Flux;
 
 /**
  * Properties of the decoder over random streams of FRAME, READ and held FRAME records, random chunk boundaries and
- * random corruption: it decodes every valid stream the same however it is split, it never fails other than with a {@link MalformedFrameStreamException},
- * and it releases every buffer it is given.
+ * random corruption: it decodes every valid stream the same however it is split, it never fails other than with a
+ * {@link MalformedFrameStreamException}, and it releases every buffer it is given.
  */
 class FrameStreamDecoderFuzzTest {
 
@@ -54,7 +55,14 @@ class FrameStreamDecoderFuzzTest {
 
         assertThat(records).anyMatch(SourceRead.class::isInstance)
                 .anyMatch(record -> record instanceof ForwardedFrame frame && frame.heldByVmm())
-                .anyMatch(record -> record instanceof ForwardedFrame frame && !frame.heldByVmm());
+                .anyMatch(record -> record instanceof ForwardedFrame frame && !frame.heldByVmm())
+                .anyMatch(record -> record instanceof SourceRead read && read.sampleAgeMicros() == 0)
+                .anyMatch(record -> record instanceof SourceRead read
+                        && read.sampleAgeMicros() == SourceRead.MAX_SAMPLE_AGE_MICROS);
+        assertThat(IntStream.range(1, records.size())).as("a READ repeating the one before with another age")
+                .anyMatch(i -> records.get(i - 1) instanceof SourceRead previous
+                        && records.get(i) instanceof SourceRead read && read.unreadFrom() == previous.unreadFrom()
+                        && read.sampleAgeMicros() != previous.sampleAgeMicros());
     }
 
     @Test
@@ -240,11 +248,12 @@ class FrameStreamDecoderFuzzTest {
 
     /**
      * What a one-byte change must do, from where it is. A changed FRAME length moves every boundary after it, so
-     * only the records before it are certain. Any other change keeps the boundaries (a record of another type than
-     * FRAME has length 0, which a FRAME may not have), so the changed stream is checked record by record against the
-     * format's rules as docs/frame-stream.md states them: the first record that breaks one must be rejected within
-     * its header, and a stream that breaks none must decode with exactly that change (the format has no checksum:
-     * HTTP/2 runs over TCP, and over TLS in production).
+     * only the records before it are certain; so does a changed type byte that turns a FRAME into a valid READ or a
+     * READ into a valid FRAME (a READ's length field carries its sample age). Any other change keeps the boundaries,
+     * so the changed stream is checked record by record against the format's rules as docs/frame-stream.md states
+     * them: the first record that breaks one must be rejected within its header, and a stream that breaks none must
+     * decode with exactly that change (the format has no checksum: HTTP/2 runs over TCP, and over TLS in
+     * production).
      *
      * @param before the records that must decode first: all of them if the change must be decoded
      * @param rejectedFrom first offset a rejection may name
@@ -272,28 +281,36 @@ class FrameStreamDecoderFuzzTest {
             ByteBuffer fields = ByteBuffer.wrap(mutated);
             List<FrameStreamRecord> decoded = new ArrayList<>();
             long lastFrame = FrameStreamDecoder.NO_SEQUENCE;
-            long lastRead = FrameStreamDecoder.NO_SEQUENCE;
+            long unreadFrom = 0;
             long frames = 0;
             for (int record = 0; record < stream.recordStarts().size(); record++) {
                 int start = stream.recordStarts().get(record);
                 int end = stream.recordEnd(record);
+                boolean wasFrame = record < stream.records().size()
+                        && stream.records().get(record) instanceof ForwardedFrame;
                 int type = mutated[start];
                 int flags = Byte.toUnsignedInt(mutated[start + 1]);
-                int length = fields.getInt(start + LENGTH_OFFSET);
+                long length = Integer.toUnsignedLong(fields.getInt(start + LENGTH_OFFSET));
                 long sequence = fields.getLong(start + SEQUENCE_OFFSET);
+                boolean heldByVmm = (flags & 0x02) != 0;
                 boolean valid = fields.getShort(start + 2) == 0 && sequence >= 0 && switch (type) {
-                    case 1 -> (flags & ~0x03) == 0 && length == end - start - FRAME_OFFSET_IN_RECORD
-                            && ((flags & 0x02) != 0 ? sequence == lastRead : sequence > Math.max(lastFrame, lastRead));
+                    case 1 -> (flags & ~0x03) == 0 && length >= ForwardedFrame.MIN_FRAME_LENGTH
+                            && length <= ForwardedFrame.MAX_FRAME_LENGTH
+                            && (heldByVmm ? sequence == unreadFrom - 1
+                                    : sequence > Math.max(lastFrame, unreadFrom - 1));
                     case 2 -> flags == 0 && length == 0 && sequence == frames;
-                    case 3 -> flags == 0 && length == 0 && sequence > lastRead;
+                    case 3 -> flags == 0 && sequence >= unreadFrom;
                     default -> false;
                 };
                 if (!valid) {
                     return rejected(decoded, start, start + RECORD_HEADER_SIZE);
                 }
+                if (type == 1 && !wasFrame) {
+                    // A READ or END turned FRAME: its body is whatever follows.
+                    return new Mutation(decoded, Expected.EITHER, 0, 0);
+                }
                 switch (type) {
                     case 1 -> {
-                        boolean heldByVmm = (flags & 0x02) != 0;
                         decoded.add(new ForwardedFrame(sequence, (flags & 0x01) != 0, heldByVmm,
                                 Arrays.copyOfRange(mutated, start + RECORD_HEADER_SIZE, start + FRAME_OFFSET_IN_RECORD),
                                 Arrays.copyOfRange(mutated, start + FRAME_OFFSET_IN_RECORD, end)));
@@ -301,8 +318,12 @@ class FrameStreamDecoderFuzzTest {
                         lastFrame = heldByVmm ? lastFrame : sequence;
                     }
                     case 3 -> {
-                        decoded.add(new SourceRead(sequence));
-                        lastRead = sequence;
+                        decoded.add(new SourceRead(sequence, length));
+                        unreadFrom = sequence;
+                        if (wasFrame) {
+                            // A FRAME turned READ: what was its body is read as records.
+                            return new Mutation(decoded, Expected.EITHER, 0, 0);
+                        }
                     }
                     default -> {
                         return end < mutated.length ? rejected(decoded, end, end + 1)
