@@ -3,6 +3,7 @@ package io.netpass.agent.stream;
 import static io.netpass.agent.stream.FrameStreamFormat.DROPPED_BY_TAP;
 import static io.netpass.agent.stream.FrameStreamFormat.END;
 import static io.netpass.agent.stream.FrameStreamFormat.FLAGS_OFFSET;
+import static io.netpass.agent.stream.FrameStreamFormat.FINAL_COUNT;
 import static io.netpass.agent.stream.FrameStreamFormat.FRAME;
 import static io.netpass.agent.stream.FrameStreamFormat.HELD_BY_VMM;
 import static io.netpass.agent.stream.FrameStreamFormat.LENGTH_OFFSET;
@@ -280,7 +281,7 @@ public final class FrameStreamDecoder {
     }
 
     private SourceRead read(int flags, int reserved, long sampleAgeMicros, long sequence) {
-        if (flags != 0) {
+        if ((flags & ~FINAL_COUNT) != 0) {
             throw malformed("unknown READ flags 0x" + HEX.toHexDigits((byte) flags), recordOffset + FLAGS_OFFSET);
         }
         rejectReserved(reserved);
@@ -293,7 +294,7 @@ public final class FrameStreamDecoder {
                     recordOffset + SEQUENCE_OFFSET);
         }
         unreadFrom = sequence;
-        return new SourceRead(sequence, sampleAgeMicros);
+        return new SourceRead(sequence, sampleAgeMicros, (flags & FINAL_COUNT) != 0);
     }
 
     private void rejectReserved(int reserved) {

@@ -2,6 +2,7 @@ package io.netpass.agent.stream;
 
 import static io.netpass.agent.stream.FrameStreamFormat.DROPPED_BY_TAP;
 import static io.netpass.agent.stream.FrameStreamFormat.END;
+import static io.netpass.agent.stream.FrameStreamFormat.FINAL_COUNT;
 import static io.netpass.agent.stream.FrameStreamFormat.FRAME;
 import static io.netpass.agent.stream.FrameStreamFormat.HELD_BY_VMM;
 import static io.netpass.agent.stream.FrameStreamFormat.MAGIC;
@@ -74,11 +75,14 @@ public final class FrameStreamEncoder {
      * taken {@code sampleAgeMicros} ago (saturating at {@link SourceRead#MAX_SAMPLE_AGE_MICROS}).
      */
     public DataBuffer read(long unreadFrom, long sampleAgeMicros, DataBufferFactory factory) {
-        if (unreadFrom < 0) {
-            throw new IllegalArgumentException("unreadFrom " + unreadFrom + " is negative");
-        }
-        int age = (int) Math.clamp(sampleAgeMicros, 0, SourceRead.MAX_SAMPLE_AGE_MICROS);
-        return factory.allocateBuffer(RECORD_HEADER_SIZE).write(recordHeader(READ, 0, age, unreadFrom));
+        return read(new SourceRead(unreadFrom, Math.clamp(sampleAgeMicros, 0, SourceRead.MAX_SAMPLE_AGE_MICROS)),
+                factory);
+    }
+
+    /** A READ record, flagged FINAL_COUNT when {@link SourceRead#finalCount()}. */
+    public DataBuffer read(SourceRead read, DataBufferFactory factory) {
+        return factory.allocateBuffer(RECORD_HEADER_SIZE).write(recordHeader(READ,
+                read.finalCount() ? FINAL_COUNT : 0, (int) read.sampleAgeMicros(), read.unreadFrom()));
     }
 
     /**

@@ -21,6 +21,8 @@ final class FrameStreamFormat {
     static final int READ = 3;
     static final int DROPPED_BY_TAP = 0x01;
     static final int HELD_BY_VMM = 0x02;
+    /** READ flag: counted after the source learned that the VM runs elsewhere, so no read can follow. */
+    static final int FINAL_COUNT = 0x01;
 
     private FrameStreamFormat() {
     }
