@@ -320,7 +320,7 @@ public final class ReleaseLatencyBenchmark {
      */
     private static Map<String, Long> hops(Instant seenAt, JsonNode destination, JsonNode source) {
         Map<String, Long> hops = new LinkedHashMap<>();
-        hops.put("dst waited for a fresh read count", destination.path("releaseToFreshReadCountMicros").asLong());
+        hops.put("dst final read count", destination.path("releaseToFinalCountMicros").asLong());
         hops.put("dst first injected", destination.path("releaseToFirstInjectionMicros").asLong());
         hops.put("dst last injected", destination.path("releaseToBurstInjectedMicros").asLong());
         hops.put("src release requested",

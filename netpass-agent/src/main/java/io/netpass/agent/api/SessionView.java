@@ -61,7 +61,6 @@ public record SessionView(
         timings.put("requestToReleaseStartMicros", micros(release.releaseStarted()));
         timings.put("requestToReadsAccountedMicros", micros(release.readsAccounted()));
         timings.put("requestToFirstChunkMicros", micros(release.firstChunk()));
-        timings.put("requestToBurstChunkMicros", micros(release.burstChunk()));
         return new SessionView(session.migrationId(), "source", session.state().name().toLowerCase(),
                 status.tap().tap(), namespace(status.tap().namespace()), session.armedAt(), session.releasedAt(),
                 session.failure(), status.exactSinceArm(), counters, timings);
@@ -81,9 +80,9 @@ public record SessionView(
         counters.put("withdrawnFrames", session.withdrawnFrames());
         counters.put("readAfterInjection", session.readAfterInjection());
         counters.put("injectedHeldByVmm", session.injectedHeldByVmm());
-        counters.put("staleReadCountReleases", session.staleReadCountReleases());
+        counters.put("releasesWithoutFinalCount", session.releasesWithoutFinalCount());
         Map<String, Long> timings = new LinkedHashMap<>();
-        timings.put("releaseToFreshReadCountMicros", micros(session.waitedForReadCountNanos()));
+        timings.put("releaseToFinalCountMicros", micros(session.waitedForFinalCountNanos()));
         timings.put("releaseToFirstInjectionMicros", micros(session.releaseToFirstInjectionNanos()));
         timings.put("releaseToBurstInjectedMicros", micros(session.releaseToBurstInjectedNanos()));
         return new SessionView(session.migrationId(), "destination", session.state().name().toLowerCase(),

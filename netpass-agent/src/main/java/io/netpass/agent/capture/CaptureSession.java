@@ -93,6 +93,7 @@ public final class CaptureSession implements AutoCloseable {
     private volatile boolean framesKept;
     /** {@link System#nanoTime()} at which the newest counter sample whose reads are all matched was started. */
     private long readsCountedAt;
+    private long wakeups;
 
     /** An action to run once, on the capture thread, for a frame handed to the tap from one of some addresses. */
     private record FrameFromWatch(Set<Long> sourceMacs, Runnable action) {
@@ -649,6 +650,27 @@ public final class CaptureSession implements AutoCloseable {
         }
     }
 
+    /** Wakes the threads waiting in {@link #awaitKeptAfterOrRead}: something else they wait for happened. */
+    public void wake() {
+        lock.lock();
+        try {
+            wakeups++;
+            reconciled.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** How many times {@link #wake()} was called. */
+    public long wakeups() {
+        lock.lock();
+        try {
+            return wakeups;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /**
      * The newest frame the VM has read, with the time of the newest counter sample that count accounts for: the VM
      * had read nothing more when that sample was taken.
@@ -673,18 +695,18 @@ public final class CaptureSession implements AutoCloseable {
 
     /**
      * Waits up to {@code timeout} for a kept frame numbered after {@code afterSequence} that a counter sample has
-     * covered, for the VM to have read past {@code readThrough}, or for its reads to be counted as of a sample
-     * started after {@code countedAfterNanos} (see {@link #readCount()}).
+     * covered, for the VM to have read past {@code readThrough}, or for a {@link #wake()} after the one that
+     * {@code wakeupsSeen} counts (see {@link #wakeups()}).
      *
      * @return whether either happened
      */
-    public boolean awaitKeptAfterOrRead(long afterSequence, long readThrough, long countedAfterNanos,
+    public boolean awaitKeptAfterOrRead(long afterSequence, long readThrough, long wakeupsSeen,
             java.time.Duration timeout) throws InterruptedException {
         long remaining = timeout.toNanos();
         lock.lock();
         try {
             while (!closed && kept.newestClassifiedSequence() <= afterSequence && kept.readThrough() <= readThrough
-                    && readsCountedAt - countedAfterNanos <= 0) {
+                    && wakeups == wakeupsSeen) {
                 if (remaining <= 0 || !thread.isAlive()) {
                     return false;
                 }

@@ -81,11 +81,11 @@ public final class DestinationSession {
     private long withdrawnFrames;
     private long readAfterInjection;
     private long injectedHeldByVmm;
-    /** Local {@link System#nanoTime()} of the newest counter sample behind the source's READ records; 0 before. */
-    private long readsCountedAt;
-    private volatile boolean awaitingReadCount;
-    private long waitedForReadCountNanos = -1;
-    private long staleReadCountReleases;
+    /** Whether the source sent its count taken after it learned of the switchover (a READ with FINAL_COUNT). */
+    private boolean finalCountSeen;
+    private volatile boolean awaitingFinalCount;
+    private long waitedForFinalCountNanos = -1;
+    private long releasesWithoutFinalCount;
     private final ArrayDeque<Long> injectedSinceRelease = new ArrayDeque<>();
     private @Nullable TapInjector injector;
 
@@ -126,11 +126,12 @@ public final class DestinationSession {
             state = SessionState.FORWARDING;
             stagedAtRelease = staged.size();
             burstEnd = staged.isEmpty() ? FrameStreamDecoder.NO_SEQUENCE : staged.getLast().sequence();
-            awaitingReadCount = !readCountFresh();
-            if (awaitingReadCount) {
-                // The source's count of its VM's reads is older than its VM's stop may be: injecting now could
-                // repeat a frame it read last. Wait for a newer one, up to the reads-accounted timeout.
-                Mono.delay(properties.readsAccountedTimeout()).subscribe(tick -> injectOnStaleReadCount());
+            awaitingFinalCount = !finalCountSeen;
+            if (awaitingFinalCount) {
+                // The source VM may still have read frames held here, up to its very last moment (QEMU reads the
+                // frame it then holds or purges late in the downtime): only a count the source took after it
+                // learned of the switchover says which. It comes at once, up to the reads-accounted timeout.
+                Mono.delay(properties.readsAccountedTimeout()).subscribe(tick -> injectWithoutFinalCount());
             } else {
                 injectStaged();
             }
@@ -139,9 +140,9 @@ public final class DestinationSession {
         // Logged and told after the injection: either costs hundreds of µs.
         peers.release(sourceAgent, migrationId).subscribe(null, error -> log.warn(
                 "{}: telling the source agent that the VM runs failed: {}", migrationId, error.getMessage()));
-        if (awaitingReadCount) {
-            log.info("{}: destination VM runs on {}; {} frames held for it wait for a newer count of the source VM's "
-                    + "reads", migrationId, location, stagedAtRelease);
+        if (awaitingFinalCount) {
+            log.info("{}: destination VM runs on {}; {} frames held for it wait for the source's final count of its "
+                    + "VM's reads", migrationId, location, stagedAtRelease);
         } else {
             log.info("{}: destination VM runs on {}; injected the {} frames held for it", migrationId, location,
                     stagedAtRelease);
@@ -223,7 +224,7 @@ public final class DestinationSession {
     private synchronized void receive(List<FrameStreamRecord> records) {
         for (FrameStreamRecord record : records) {
             switch (record) {
-                case SourceRead read -> sourceRead(read.unreadFrom() - 1, read.sampleAgeMicros());
+                case SourceRead read -> sourceRead(read.unreadFrom() - 1, read.finalCount());
                 case ForwardedFrame frame when frame.heldByVmm() -> heldByVmm = frame;
                 case ForwardedFrame frame -> {
                     lastReceived = frame.sequence();
@@ -234,42 +235,31 @@ public final class DestinationSession {
                 }
             }
         }
-        if (vmRunningNanos != 0 && awaitingReadCount && readCountFresh()) {
-            awaitingReadCount = false;
-            waitedForReadCountNanos = System.nanoTime() - vmRunningNanos;
+        if (vmRunningNanos != 0 && awaitingFinalCount && finalCountSeen) {
+            awaitingFinalCount = false;
+            waitedForFinalCountNanos = System.nanoTime() - vmRunningNanos;
         }
-        if (vmRunningNanos != 0 && !awaitingReadCount) {
+        if (vmRunningNanos != 0 && !awaitingFinalCount) {
             injectStaged();
         }
     }
 
-    /**
-     * Whether the source's latest count of its VM's reads stems from a counter sample taken at most the source-reads
-     * max age before this VM was seen running, or after: then its VM had stopped reading (QEMU stops it before
-     * transferring the device state), and what it counts is final.
-     */
-    private boolean readCountFresh() {
-        return readsCountedAt != 0
-                && readsCountedAt - (vmRunningNanos - properties.sourceReadsMaxAge().toNanos()) >= 0;
-    }
-
-    private synchronized void injectOnStaleReadCount() {
-        if (awaitingReadCount && state == SessionState.FORWARDING) {
-            awaitingReadCount = false;
+    private synchronized void injectWithoutFinalCount() {
+        if (awaitingFinalCount && state == SessionState.FORWARDING) {
+            awaitingFinalCount = false;
             if (staged.isEmpty()) {
                 return;
             }
-            staleReadCountReleases++;
-            log.warn("{}: no count of the source VM's reads newer than {} before its VM ran came within {}; injecting "
-                    + "the frames held anyway", migrationId, properties.sourceReadsMaxAge(),
-                    properties.readsAccountedTimeout());
+            releasesWithoutFinalCount++;
+            log.warn("{}: the source's final count of its VM's reads did not come within {}; injecting the frames "
+                    + "held anyway", migrationId, properties.readsAccountedTimeout());
             injectStaged();
         }
     }
 
     /** The source VM read every frame up to {@code sequence}: those held are withdrawn. */
-    private void sourceRead(long sequence, long sampleAgeMicros) {
-        readsCountedAt = Math.max(readsCountedAt, System.nanoTime() - sampleAgeMicros * 1_000);
+    private void sourceRead(long sequence, boolean finalCount) {
+        finalCountSeen |= finalCount;
         if (sequence <= sourceReadThrough) {
             return;
         }
@@ -480,16 +470,16 @@ public final class DestinationSession {
     }
 
     /**
-     * Releases that found the source's count of its VM's reads too old and waited for a newer one, in vain, until
-     * the reads-accounted timeout (0 or 1).
+     * Releases that injected the frames held without the source's final count of its VM's reads, which did not come
+     * within the reads-accounted timeout (0 or 1).
      */
-    public synchronized long staleReadCountReleases() {
-        return staleReadCountReleases;
+    public synchronized long releasesWithoutFinalCount() {
+        return releasesWithoutFinalCount;
     }
 
-    /** Nanoseconds the release waited for a fresh count of the source VM's reads; -1 if it did not wait. */
-    public synchronized long waitedForReadCountNanos() {
-        return waitedForReadCountNanos;
+    /** Nanoseconds from the VM seen running to the source's final count of its VM's reads; -1 if it came before. */
+    public synchronized long waitedForFinalCountNanos() {
+        return waitedForFinalCountNanos;
     }
 
     /** Frames received ahead and then withdrawn: the source VM read them after all. */

@@ -21,7 +21,8 @@ import org.springframework.validation.annotation.Validated;
  * @param reconnectWindow how long the destination keeps retrying a broken stream, resuming after the last frame it
  *     injected. Default 10s.
  * @param readsAccountedTimeout at release, how long the source waits for the tap's last reads to be matched, so that
- *     no frame the VM read is forwarded, and the destination for a fresh enough count of them (sourceReadsMaxAge).
+ *     no frame the VM read is forwarded, and the destination whose VM runs for the source's final count of them before it
+ *     injects the frames it holds (docs/frame-stream.md).
  *     Default 200ms.
  * @param injectionHeadroom frames by which the destination tap's ring is grown when the destination is armed, before
  *     its VM runs, so that the injected burst fits. Bursts larger than the room are
@@ -40,11 +41,6 @@ import org.springframework.validation.annotation.Validated;
  *     (docs/frame-stream.md). A running VM reads most frames sooner; frames it reads after all are withdrawn. Lower
  *     sends more frames the VM ends up reading; higher leaves more of a short pause to travel after the release.
  *     Default 2ms.
- * @param sourceReadsMaxAge the destination injects the frames it holds the moment its VM runs only if the source's
- *     count of its VM's reads stems from a counter sample at most this old then; otherwise it waits for a newer
- *     count, up to the reads-accounted timeout. A count taken after the source VM stopped is final, and QEMU stops
- *     it before it transfers the device state, so this must stay below the shortest switchover downtime (tens of
- *     milliseconds as a rule). The source samples about every millisecond while frames wait. Default 5ms.
  * @param stagingCapacity bytes of forwarded frames the destination holds before its VM runs; when full, it stops
  *     reading the stream and the source keeps the rest (HTTP/2 flow control). Default 64MB, the source's default
  *     capture buffer.
@@ -63,12 +59,11 @@ public record ForwardingProperties(
         @NotNull @DefaultValue("30m") Duration armedTimeout,
         @DefaultValue("true") boolean forwardFrameHeldByVmm,
         @NotNull @DefaultValue("2ms") Duration forwardAheadAfter,
-        @NotNull @DefaultValue("5ms") Duration sourceReadsMaxAge,
         @NotNull @DefaultValue("64MB") DataSize stagingCapacity) {
 
     public static ForwardingProperties defaults() {
         return new ForwardingProperties(Duration.ofMillis(300), Duration.ofSeconds(3), 256, Duration.ofSeconds(10),
                 Duration.ofMillis(200), 4096, Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofMinutes(30),
-                true, Duration.ofMillis(2), Duration.ofMillis(5), DataSize.ofMegabytes(64));
+                true, Duration.ofMillis(2), DataSize.ofMegabytes(64));
     }
 }

@@ -21,6 +21,7 @@ import io.netpass.agent.capture.CaptureStatus;
 import io.netpass.agent.capture.KeptFrame;
 import io.netpass.agent.capture.MacAddress;
 import io.netpass.agent.stream.FrameStreamEncoder;
+import io.netpass.agent.stream.SourceRead;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.publisher.Sinks;
@@ -38,8 +39,6 @@ public final class SourceSession {
     private static final Duration FRAME_WAIT = Duration.ofMillis(1);
     /** How long a held stream waits for something to send before its VM stopped: the capture wakes it sooner. */
     private static final Duration IDLE_WAIT = Duration.ofMillis(50);
-    /** How often a held stream repeats an unchanged READ while the destination holds frames. */
-    private static final long HEARTBEAT_NANOS = 1_000_000;
     /** Frames in a stream's first chunk: small, so that the destination injects its first frames sooner. */
     private static final int FIRST_CHUNK_FRAMES = 16;
 
@@ -75,8 +74,8 @@ public final class SourceSession {
     private volatile long releaseRequestedNanos;
     private volatile long readsAccountedNanos;
     private volatile long firstChunkNanos;
-    private volatile long burstChunkNanos;
-    private volatile long releaseSequence = -1;
+    /** Whether the reads the tap counted at the release were all matched: then the count is final. */
+    private volatile boolean readsFinal;
     private volatile @Nullable String failure;
 
     SourceSession(String migrationId, CaptureSession capture, Set<Long> vmMacs,
@@ -146,6 +145,8 @@ public final class SourceSession {
             releasedAt = Instant.now();
             releaseTrigger = trigger;
             releaseRequestedSignal.tryEmitEmpty();
+            // A held stream waiting for frames sends its final count at once.
+            capture.wake();
         }
     }
 
@@ -170,20 +171,15 @@ public final class SourceSession {
     public ReleaseTimings releaseTimings() {
         long start = releaseRequestedNanos;
         return new ReleaseTimings(since(start, releasedNanos), since(start, readsAccountedNanos),
-                since(start, firstChunkNanos), since(start, burstChunkNanos));
+                since(start, firstChunkNanos));
     }
 
     /** See {@link #releaseTimings()}. */
-    public record ReleaseTimings(long releaseStarted, long readsAccounted, long firstChunk, long burstChunk) {
+    public record ReleaseTimings(long releaseStarted, long readsAccounted, long firstChunk) {
     }
 
     private static long since(long start, long nanos) {
         return start == 0 || nanos == 0 ? -1 : nanos - start;
-    }
-
-    /** Sequence of the newest frame kept when the destination first asked; -1 before. */
-    public long releaseSequence() {
-        return releaseSequence;
     }
 
     /**
@@ -252,15 +248,7 @@ public final class SourceSession {
             log.warn("{}: tap reads not yet matched after {}; forwarding may repeat frames the VM read",
                     migrationId, properties.readsAccountedTimeout());
         }
-        // The newest frame that will be forwarded: the VM's own frames flooded back (the destination VM's RARP, as
-        // a rule) are kept but never sent, and a destination waiting for one would never see its burst end.
-        long[] newest = {-1};
-        capture.forEachKept(frame -> {
-            if (!sentByVm(frame)) {
-                newest[0] = frame.sequence();
-            }
-        });
-        releaseSequence = newest[0];
+        readsFinal = accounted;
         return true;
     }
 
@@ -310,9 +298,9 @@ public final class SourceSession {
         /** The newest frame the VM had read when last looked at, and the newest one told to the destination. */
         private long readSeen = -1;
         private long readSent = -1;
-        /** When the counter sample behind {@link #readSeen} was taken, and that of the last READ sent. */
+        /** When the counter sample behind {@link #readSeen} was taken. */
         private long countedAt;
-        private long countedSent;
+        private boolean finalSent;
         private long heldSent = -1;
         private long lastArrivalNanos;
         private long sent;
@@ -352,9 +340,22 @@ public final class SourceSession {
                 Thread.sleep(IDLE_WAIT);
                 return null;
             }
-            // While the destination holds frames, a fresh READ every millisecond or so lets it inject them at once.
-            long heartbeatAfter = lastSent > readSeen ? countedSent + HEARTBEAT_NANOS : Long.MAX_VALUE;
-            if (!capture.awaitKeptAfterOrRead(Math.max(lastSent, readSeen), readSeen, heartbeatAfter,
+            if (released && readsFinal && !finalSent) {
+                // What the destination waits for before it injects: the count after the switchover.
+                finalSent = true;
+                CaptureSession.ReadCount count = capture.readCount();
+                readSeen = Math.max(readSeen, count.readThrough());
+                readSent = readSeen;
+                List<DataBuffer> records = new ArrayList<>(2);
+                records.add(encoder.read(new SourceRead(readSeen + 1, ageMicros(count.countedAtNanos()), true),
+                        buffers));
+                // The VM's last reads may have taken frames the destination holds (QEMU reads the frame it then
+                // holds late in the downtime): the last one goes again, as the one the VMM may hold.
+                offerHeldFrame(Math.max(lastSent, readSeen) >= readSeen + 1 ? readSeen + 1 : -1, records);
+                return buffers.join(records);
+            }
+            long wakeups = capture.wakeups();
+            if (!capture.awaitKeptAfterOrRead(Math.max(lastSent, readSeen), readSeen, wakeups,
                     released ? FRAME_WAIT : IDLE_WAIT)) {
                 if (!released) {
                     return null;
@@ -373,9 +374,8 @@ public final class SourceSession {
             readSeen = count.readThrough();
             countedAt = count.countedAtNanos();
             List<DataBuffer> encoded = new ArrayList<>(properties.batchFrames() + 3);
-            if (lastSent > readSent && (readSeen > readSent || countedAt - countedSent >= HEARTBEAT_NANOS)) {
-                // Frames the destination holds were read here after all (withdrawn), or are still unread as of a
-                // newer count.
+            if (lastSent > readSent && readSeen > readSent) {
+                // Frames the destination holds were read here after all: withdrawn.
                 sendRead(encoded);
             }
             int batch = chunks++ == 0 ? Math.min(FIRST_CHUNK_FRAMES, properties.batchFrames())
@@ -415,18 +415,18 @@ public final class SourceSession {
                 if (firstChunkNanos == 0 && released) {
                     firstChunkNanos = now;
                 }
-                if (burstChunkNanos == 0 && released && lastSent >= releaseSequence) {
-                    burstChunkNanos = now;
-                }
             }
             return encoded.isEmpty() ? null : buffers.join(encoded);
         }
 
+        private static long ageMicros(long countedAtNanos) {
+            return countedAtNanos == 0 ? SourceRead.MAX_SAMPLE_AGE_MICROS : (System.nanoTime() - countedAtNanos) / 1_000;
+        }
+
         private void sendRead(List<DataBuffer> encoded) {
-            if (readSeen > readSent || countedAt != countedSent) {
-                encoded.add(encoder.read(readSeen + 1, (System.nanoTime() - countedAt) / 1_000, buffers));
+            if (readSeen > readSent) {
+                encoded.add(encoder.read(readSeen + 1, ageMicros(countedAt), buffers));
                 readSent = readSeen;
-                countedSent = countedAt;
             }
         }
 

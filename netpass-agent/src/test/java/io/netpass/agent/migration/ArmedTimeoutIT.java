@@ -28,7 +28,7 @@ class ArmedTimeoutIT {
                 defaults.batchFrames(), defaults.reconnectWindow(), defaults.readsAccountedTimeout(),
                 defaults.injectionHeadroom(), defaults.injectionStallTimeout(), defaults.streamIdleTimeout(),
                 Duration.ofMillis(500), defaults.forwardFrameHeldByVmm(), defaults.forwardAheadAfter(),
-                defaults.sourceReadsMaxAge(), defaults.stagingCapacity());
+                defaults.stagingCapacity());
         CaptureProperties capture = CaptureProperties.defaults();
         try (NamespaceLab lab = new NamespaceLab();
                 MigrationSessions sessions = new MigrationSessions(new ArmedTaps(capture), capture, shortArm,

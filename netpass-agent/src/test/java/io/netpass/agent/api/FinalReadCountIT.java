@@ -27,14 +27,14 @@ import tools.jackson.databind.JsonNode;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The destination injects the frames it holds the moment its VM runs only on a fresh count of the source VM's reads
- * (docs/frame-stream.md, "Exactness"). With the source agent frozen (SIGSTOP) across the switchover, as a host
- * starved of CPU freezes it, that count goes stale: the destination waits for a newer one and injects once the
- * source thaws; frozen past the reads-accounted timeout, it injects anyway and counts the stale release.
+ * The destination injects the frames it holds only on the source's final count of its VM's reads, the one it takes
+ * when it learns of the switchover (docs/frame-stream.md, "Exactness"). With the source agent frozen (SIGSTOP)
+ * across the switchover, as a host starved of CPU freezes it, no such count comes: the destination waits and injects
+ * once the source thaws; frozen past the reads-accounted timeout, it injects anyway and counts the release.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class StaleReadCountIT {
+class FinalReadCountIT {
 
     private static final int KEPT = 200;
     private static final Duration FROZEN_BEFORE_RESUME = Duration.ofMillis(60);
@@ -77,7 +77,7 @@ class StaleReadCountIT {
     }
 
     @Test
-    void theDestinationWaitsForAFreshCountOfTheSourceVmsReadsBeforeItInjects() throws Exception {
+    void theDestinationWaitsForTheSourcesFinalCountOfItsVmsReadsBeforeItInjects() throws Exception {
         try (Switchover run = Switchover.prepare(this, "m-stale-wait", "tapa1", "tapb1",
                 EthernetAddress.of("52:54:00:6e:73:01"))) {
             signal(sourceAgent, "STOP");
@@ -87,16 +87,16 @@ class StaleReadCountIT {
                 LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(300));
                 JsonNode waiting = run.destinationSession();
                 assertThat(waiting.path("counters").path("injectedFrames").asLong())
-                        .as("injected on a stale count: %s", waiting).isZero();
+                        .as("injected without the final count: %s", waiting).isZero();
                 assertThat(waiting.path("state").asString()).isEqualTo("forwarding");
             } finally {
                 signal(sourceAgent, "CONT");
             }
             await(() -> run.destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, run);
             JsonNode destination = run.destinationSession();
-            assertThat(destination.path("timings").path("releaseToFreshReadCountMicros").asLong())
+            assertThat(destination.path("timings").path("releaseToFinalCountMicros").asLong())
                     .as("%s", destination).isGreaterThanOrEqualTo(300_000);
-            assertThat(destination.path("counters").path("staleReadCountReleases").asLong()).isZero();
+            assertThat(destination.path("counters").path("releasesWithoutFinalCount").asLong()).isZero();
             assertThat(run.destinationVm.awaitFrames(KEPT, TIMEOUT)).hasSize(KEPT);
             assertThat(run.destinationVm.sequences()).containsExactlyElementsOf(run.sent());
         }
@@ -112,7 +112,7 @@ class StaleReadCountIT {
                 run.resumeDestination();
                 await(() -> run.destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, run);
                 JsonNode destination = run.destinationSession();
-                assertThat(destination.path("counters").path("staleReadCountReleases").asLong())
+                assertThat(destination.path("counters").path("releasesWithoutFinalCount").asLong())
                         .as("%s", destination).isEqualTo(1);
                 assertThat(destination.path("timings").path("releaseToFirstInjectionMicros").asLong())
                         .as("after the 1 s reads-accounted timeout").isGreaterThanOrEqualTo(1_000_000);
@@ -125,10 +125,10 @@ class StaleReadCountIT {
     }
 
     /** Two armed hosts whose paused source VM was sent {@value #KEPT} frames, all held by the destination. */
-    private record Switchover(StaleReadCountIT test, String migrationId, FakeVm sourceVm, FakeVm destinationVm)
+    private record Switchover(FinalReadCountIT test, String migrationId, FakeVm sourceVm, FakeVm destinationVm)
             implements AutoCloseable {
 
-        static Switchover prepare(StaleReadCountIT test, String migrationId, String sourceTap, String destinationTap,
+        static Switchover prepare(FinalReadCountIT test, String migrationId, String sourceTap, String destinationTap,
                 EthernetAddress mac) {
             FakeVm sourceVm = test.sourceHost.startVm(sourceTap, mac);
             FakeVm destinationVm = test.destinationHost.startVm(destinationTap, mac);
