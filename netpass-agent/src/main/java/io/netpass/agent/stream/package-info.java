@@ -2,8 +2,7 @@
  * The frame stream: the versioned binary framing that carries kept frames from the source host's agent to the
  * destination host's agent inside one HTTP/2 response body, as records: FRAME records with the frames, READ records
  * telling which frames the source VM read after all (every one below their {@code unreadFrom}; the receiver withdraws
- * those it holds) and how old that count is, repeated as heartbeats while the receiver holds frames, then an END
- * record.
+ * those it holds), once flagged final when the source VM runs elsewhere and can read no more, then an END record.
  * {@link io.netpass.agent.stream.FrameStreamEncoder} turns kept frames and reads into body chunks;
  * {@link io.netpass.agent.stream.FrameStreamDecoder} turns chunks, split anywhere, back into
  * {@link io.netpass.agent.stream.FrameStreamRecord}s ({@link io.netpass.agent.stream.ForwardedFrame} or

@@ -34,7 +34,7 @@ record EncodedStream(List<FrameStreamRecord> records, byte[] bytes, List<Integer
             starts.add(out.size());
             append(out, switch (record) {
                 case ForwardedFrame frame -> ENCODER.encode(frame, factory);
-                case SourceRead read -> ENCODER.read(read.unreadFrom(), read.sampleAgeMicros(), factory);
+                case SourceRead read -> ENCODER.read(read, factory);
             });
         }
         if (ended) {
@@ -67,9 +67,10 @@ record EncodedStream(List<FrameStreamRecord> records, byte[] bytes, List<Integer
     /**
      * A valid record sequence as a source sends it: frames numbered in increasing order, mostly small, sometimes of
      * the smallest or largest length allowed, with READ records as its VM reads on (sometimes behind the frames
-     * already sent, sometimes ahead of them, sometimes repeating the previous count as a heartbeat), each with a
-     * sample age from 0 to 2^32 − 1 µs, a READ sometimes followed by the last frame it counts read flagged held by
-     * the VMM.
+     * already sent, sometimes ahead of them, sometimes repeating the previous count), each with a sample age from
+     * 0 to 2^32 − 1 µs, a READ sometimes followed by the last frame it counts read flagged held by the VMM. Some
+     * streams carry one READ flagged FINAL_COUNT, after which only frames follow (the source learned that its VM
+     * runs elsewhere, so it counts no more reads).
      */
     static List<FrameStreamRecord> randomRecords(SplittableRandom random, int maxRecords, int maxFrameLength) {
         int count = random.nextInt(maxRecords + 1);
@@ -78,14 +79,16 @@ record EncodedStream(List<FrameStreamRecord> records, byte[] bytes, List<Integer
                 : random.nextLong(1_000) - 1;
         long unreadFrom = 0;
         int readOdds = random.nextInt(4);
+        boolean finalCounted = false;
         List<FrameStreamRecord> records = new ArrayList<>(count);
         while (records.size() < count) {
-            if (readOdds > 0 && random.nextInt(4) < readOdds) {
+            if (!finalCounted && readOdds > 0 && random.nextInt(4) < readOdds) {
                 if (random.nextInt(3) > 0) {
                     long behindOrAhead = random.nextInt(3) == 0 ? random.nextInt(1_000_000) : random.nextInt(3);
                     unreadFrom = Math.max(unreadFrom, sequence + 1 - random.nextInt(4) + behindOrAhead);
                 }
-                records.add(new SourceRead(unreadFrom, randomSampleAge(random)));
+                finalCounted = random.nextInt(8) == 0;
+                records.add(new SourceRead(unreadFrom, randomSampleAge(random), finalCounted));
                 if (unreadFrom > 0 && random.nextBoolean()) {
                     records.add(randomFrame(random, unreadFrom - 1, true, maxFrameLength));
                 }

@@ -67,19 +67,21 @@ class FrameStreamCodecTest {
     @Test
     void roundTripsFramesReadRecordsAndHeldFramesInOrder() throws ReflectiveOperationException {
         // Frames 10 to 12 forwarded ahead; the VM reads on to 11, whose held copy comes again below frame 12; the
-        // VM reads 13, a newer count finds nothing more read, then the VM reads ahead of every frame sent; the stream
-        // ends on a held frame.
+        // VM reads 13, a newer count finds nothing more read, then the VM reads ahead of every frame sent; the final
+        // count, once the VM runs elsewhere, has it read up to 25, and the stream ends on that held frame and one that
+        // reached the source's tap after.
         List<FrameStreamRecord> records = List.of(frame(10, 60, false), frame(11, 1_514, true), frame(12, 14, false),
                 new SourceRead(12, 730), heldByVmm(frame(11, 1_514, true)), frame(13, 65_000, false),
                 new SourceRead(14, 0), new SourceRead(14, 51_000), new SourceRead(21, SourceRead.MAX_SAMPLE_AGE_MICROS),
-                frame(21, 98, false), new SourceRead(26, 1), heldByVmm(frame(25, 60, false)));
+                frame(21, 98, false), new SourceRead(26, 1, true), heldByVmm(frame(25, 60, false)),
+                frame(26, 60, false));
         DataBufferFactory factory = buffers.factory();
         FrameStreamDecoder decoder = new FrameStreamDecoder();
         List<FrameStreamRecord> decoded = new ArrayList<>(decoder.decode(encoder.header(factory)));
 
         for (FrameStreamRecord record : records) {
             DataBuffer encoded = switch (record) {
-                case SourceRead read -> encoder.read(read.unreadFrom(), read.sampleAgeMicros(), factory);
+                case SourceRead read -> encoder.read(read, factory);
                 case ForwardedFrame frame when frame.heldByVmm() -> encoder.encodeHeldByVmm(keptFrame(frame.sequence(),
                         frame.droppedByTap(), MemorySegment.ofArray(frame.vnetHeader()),
                         MemorySegment.ofArray(frame.frame())), factory);
@@ -87,12 +89,12 @@ class FrameStreamCodecTest {
             };
             decoded.addAll(decoder.decode(encoded));
         }
-        decoded.addAll(decoder.decode(encoder.end(7, factory)));
+        decoded.addAll(decoder.decode(encoder.end(8, factory)));
         decoder.finish();
 
         assertThat(decoded).isEqualTo(records);
         assertThat(decoder.ended()).isTrue();
-        assertThat(decoder.lastSequence()).as("the last frame not held by the VMM").isEqualTo(21);
+        assertThat(decoder.lastSequence()).as("the last frame not held by the VMM").isEqualTo(26);
         assertThat(new FrameStreamDecoder().decode(body(EncodedStream.of(records).bytes(), 7)).collectList().block())
                 .isEqualTo(records);
         buffers.assertAllReleased();
@@ -133,6 +135,10 @@ class FrameStreamCodecTest {
         DataBufferFactory factory = DefaultDataBufferFactory.sharedInstance;
 
         assertThat(hex(encoder.read(8, 1_500, factory))).isEqualTo("0300" + "0000" + "000005dc" + "0000000000000008");
+        assertThat(hex(encoder.read(new SourceRead(8, 1_500), factory)))
+                .isEqualTo("0300" + "0000" + "000005dc" + "0000000000000008");
+        assertThat(hex(encoder.read(new SourceRead(8, 1_500, true), factory))).as("flagged FINAL_COUNT")
+                .isEqualTo("0301" + "0000" + "000005dc" + "0000000000000008");
         assertThat(hex(encoder.encode(held, factory)))
                 .isEqualTo("0103" + "0000" + "0000000e" + "0000000000000007" + "00".repeat(10) + "ffffffffffff"
                         + "525400123456" + "0806");
@@ -225,6 +231,26 @@ class FrameStreamCodecTest {
 
         assertThat(decoded).containsExactly(Arrays.stream(ages).mapToObj(age -> new SourceRead(3, age))
                 .toArray(SourceRead[]::new));
+        assertThat(decoder.ended()).isTrue();
+        buffers.assertAllReleased();
+    }
+
+    @Test
+    void roundTripsReadRecordsWithAndWithoutTheFinalCountFlag() {
+        DataBufferFactory factory = buffers.factory();
+        FrameStreamDecoder decoder = new FrameStreamDecoder();
+        List<FrameStreamRecord> decoded = new ArrayList<>(decoder.decode(encoder.header(factory)));
+
+        decoded.addAll(decoder.decode(encoder.read(4, 900, factory)));
+        decoded.addAll(decoder.decode(encoder.read(new SourceRead(4, 300), factory)));
+        decoded.addAll(decoder.decode(encoder.read(new SourceRead(6, 45_000, true), factory)));
+        decoded.addAll(decoder.decode(encoder.read(new SourceRead(6, 0, true), factory)));
+        decoded.addAll(decoder.decode(encoder.end(0, factory)));
+
+        assertThat(decoded).containsExactly(new SourceRead(4, 900), new SourceRead(4, 300, false),
+                new SourceRead(6, 45_000, true), new SourceRead(6, 0, true));
+        assertThat(decoded).extracting(record -> ((SourceRead) record).finalCount())
+                .containsExactly(false, false, true, true);
         assertThat(decoder.ended()).isTrue();
         buffers.assertAllReleased();
     }
@@ -358,8 +384,12 @@ class FrameStreamCodecTest {
         // FRAME 5 [8, 48), READ 8 aged 1500 µs [48, 64), held FRAME 7 [64, 104), FRAME 9 [104, 144), READ 10
         // [144, 160), END [160, 176).
         return Stream.of(
-                malformed("READ with flags", bytes -> bytes[49] = 1,
-                        "unknown READ flags 0x01", 49),
+                malformed("READ with an unknown flag", bytes -> bytes[49] = 0x02,
+                        "unknown READ flags 0x02", 49),
+                malformed("READ with the top flag bit", bytes -> bytes[49] = (byte) 0x80,
+                        "unknown READ flags 0x80", 49),
+                malformed("READ flagged FINAL_COUNT and an unknown flag", bytes -> bytes[49] = 0x03,
+                        "unknown READ flags 0x03", 49),
                 malformed("READ with nonzero reserved bytes", bytes -> bytes[51] = 1,
                         "nonzero reserved bytes 0x0001", 50),
                 malformed("READ sequence above 2^63-1", bytes -> putLong(bytes, 56, Long.MIN_VALUE),
@@ -405,12 +435,18 @@ class FrameStreamCodecTest {
                 changed("READ with the largest sample age", bytes -> putInt(bytes, 148, -1),
                         new SourceRead(10, SourceRead.MAX_SAMPLE_AGE_MICROS)),
                 changed("READ far ahead of every frame sent", bytes -> putLong(bytes, 152, Long.MAX_VALUE),
-                        new SourceRead(Long.MAX_VALUE, 0)));
+                        new SourceRead(Long.MAX_VALUE, 0)),
+                changed("READ flagged FINAL_COUNT", bytes -> bytes[145] = 0x01,
+                        new SourceRead(10, 0, true)),
+                changed("READ flagged FINAL_COUNT repeating the previous count", bytes -> {
+                    bytes[145] = 0x01;
+                    putLong(bytes, 152, 8);
+                }, new SourceRead(8, 0, true)));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("validReadChanges")
-    void acceptsReadRecordsThatRepeatTheCountOrCarryAnyAge(String change, Consumer<byte[]> edit,
+    void acceptsReadRecordsThatRepeatTheCountCarryAnyAgeOrAreFinal(String change, Consumer<byte[]> edit,
             SourceRead lastRead) {
         EncodedStream stream = readsAndHeldFrameStream();
         byte[] bytes = stream.bytes().clone();

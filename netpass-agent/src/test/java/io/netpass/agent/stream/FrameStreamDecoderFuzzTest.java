@@ -53,7 +53,8 @@ class FrameStreamDecoderFuzzTest {
         List<FrameStreamRecord> records = new ArrayList<>();
         SeededTrials.run(50, random -> records.addAll(EncodedStream.randomRecords(random, 30, 100)));
 
-        assertThat(records).anyMatch(SourceRead.class::isInstance)
+        assertThat(records).anyMatch(record -> record instanceof SourceRead read && !read.finalCount())
+                .anyMatch(record -> record instanceof SourceRead read && read.finalCount())
                 .anyMatch(record -> record instanceof ForwardedFrame frame && frame.heldByVmm())
                 .anyMatch(record -> record instanceof ForwardedFrame frame && !frame.heldByVmm())
                 .anyMatch(record -> record instanceof SourceRead read && read.sampleAgeMicros() == 0)
@@ -63,6 +64,9 @@ class FrameStreamDecoderFuzzTest {
                 .anyMatch(i -> records.get(i - 1) instanceof SourceRead previous
                         && records.get(i) instanceof SourceRead read && read.unreadFrom() == previous.unreadFrom()
                         && read.sampleAgeMicros() != previous.sampleAgeMicros());
+        assertThat(IntStream.range(1, records.size())).as("a frame after a READ flagged FINAL_COUNT")
+                .anyMatch(i -> records.get(i - 1) instanceof SourceRead read && read.finalCount()
+                        && records.get(i) instanceof ForwardedFrame);
     }
 
     @Test
@@ -299,7 +303,7 @@ class FrameStreamDecoderFuzzTest {
                             && (heldByVmm ? sequence == unreadFrom - 1
                                     : sequence > Math.max(lastFrame, unreadFrom - 1));
                     case 2 -> flags == 0 && length == 0 && sequence == frames;
-                    case 3 -> flags == 0 && sequence >= unreadFrom;
+                    case 3 -> (flags & ~0x01) == 0 && sequence >= unreadFrom;
                     default -> false;
                 };
                 if (!valid) {
@@ -318,7 +322,7 @@ class FrameStreamDecoderFuzzTest {
                         lastFrame = heldByVmm ? lastFrame : sequence;
                     }
                     case 3 -> {
-                        decoded.add(new SourceRead(sequence, length));
+                        decoded.add(new SourceRead(sequence, length, (flags & 0x01) != 0));
                         unreadFrom = sequence;
                         if (wasFrame) {
                             // A FRAME turned READ: what was its body is read as records.
