@@ -84,6 +84,7 @@ public final class DestinationSession {
     /** Whether the source sent its count taken after it learned of the switchover (a READ with FINAL_COUNT). */
     private boolean finalCountSeen;
     private volatile boolean awaitingFinalCount;
+    private long lastChunkNanos;
     private long waitedForFinalCountNanos = -1;
     private long releasesWithoutFinalCount;
     private final ArrayDeque<Long> injectedSinceRelease = new ArrayDeque<>();
@@ -131,7 +132,7 @@ public final class DestinationSession {
                 // The source VM may still have read frames held here, up to its very last moment (QEMU reads the
                 // frame it then holds or purges late in the downtime): only a count the source took after it
                 // learned of the switchover says which. It comes at once, up to the reads-accounted timeout.
-                Mono.delay(properties.readsAccountedTimeout()).subscribe(tick -> injectWithoutFinalCount());
+                awaitFinalCount(properties.readsAccountedTimeout());
             } else {
                 injectStaged();
             }
@@ -222,6 +223,7 @@ public final class DestinationSession {
     }
 
     private synchronized void receive(List<FrameStreamRecord> records) {
+        lastChunkNanos = System.nanoTime();
         for (FrameStreamRecord record : records) {
             switch (record) {
                 case SourceRead read -> sourceRead(read.unreadFrom() - 1, read.finalCount());
@@ -244,7 +246,21 @@ public final class DestinationSession {
         }
     }
 
+    private void awaitFinalCount(Duration wait) {
+        Mono.delay(wait).subscribe(tick -> injectWithoutFinalCount());
+    }
+
+    /**
+     * Injects without the source's final count if none came within the reads-accounted timeout. A stream still
+     * delivering is waited for: the final count comes in order, behind the frames the source sent before it.
+     */
     private synchronized void injectWithoutFinalCount() {
+        long sinceLastChunk = System.nanoTime() - lastChunkNanos;
+        long timeout = properties.readsAccountedTimeout().toNanos();
+        if (awaitingFinalCount && state == SessionState.FORWARDING && sinceLastChunk < timeout) {
+            awaitFinalCount(Duration.ofNanos(timeout - sinceLastChunk));
+            return;
+        }
         if (awaitingFinalCount && state == SessionState.FORWARDING) {
             awaitingFinalCount = false;
             if (staged.isEmpty()) {
