@@ -46,6 +46,8 @@ public final class CaptureSession implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(CaptureSession.class);
     private static final long TIMER_SLACK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    /** For {@link #readKeptAfter}: frames captured at any time. */
+    public static final long ANY_CAPTURE_TIME = KeptFrames.NO_AGE_LIMIT;
     private static final long KEPT_SAMPLE_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
     /**
@@ -528,22 +530,11 @@ public final class CaptureSession implements AutoCloseable {
         }
     }
 
-    /**
-     * Hands up to {@code max} kept frames numbered after {@code afterSequence} to {@code reader}, oldest first,
-     * keeping them until {@link #acknowledge}d; returns how many.
-     */
-    public int readKeptAfter(long afterSequence, int max, KeptFrameReader reader) {
-        lock.lock();
-        try {
-            return closed ? 0 : kept.readAfter(afterSequence, max, reader);
-        } finally {
-            lock.unlock();
-        }
-    }
 
     /**
-     * As {@link #readKeptAfter(long, int, KeptFrameReader)}, handing over only frames captured at or before
-     * {@code capturedThroughNanos} ({@link System#nanoTime()}).
+     * Hands up to {@code max} kept frames numbered after {@code afterSequence}, covered by a counter sample and
+     * captured at or before {@code capturedThroughNanos} ({@link System#nanoTime()}), to {@code reader}, oldest first,
+     * keeping them until {@link #acknowledge}d; returns how many.
      */
     public int readKeptAfter(long afterSequence, int max, long capturedThroughNanos, KeptFrameReader reader) {
         lock.lock();
@@ -615,27 +606,6 @@ public final class CaptureSession implements AutoCloseable {
         }
     }
 
-    /**
-     * Waits up to {@code timeout} for a kept frame numbered after {@code afterSequence} that a counter sample has
-     * covered, so that it can be forwarded.
-     *
-     * @return whether there is one
-     */
-    public boolean awaitKeptAfter(long afterSequence, java.time.Duration timeout) throws InterruptedException {
-        long remaining = timeout.toNanos();
-        lock.lock();
-        try {
-            while (!closed && kept.newestClassifiedSequence() <= afterSequence) {
-                if (remaining <= 0 || !thread.isAlive()) {
-                    return false;
-                }
-                remaining = reconciled.awaitNanos(remaining);
-            }
-            return !closed;
-        } finally {
-            lock.unlock();
-        }
-    }
 
     /**
      * The newest frame the VM has read (or read past: the tap dropped it while the VM ran on); -1 while none. Frames

@@ -366,17 +366,9 @@ final class KeptFrames implements AutoCloseable {
     }
 
     /**
-     * Hands up to {@code max} stored frames numbered after {@code afterSequence}, and covered by a counter sample
-     * (see {@link #newestClassifiedSequence()}), to {@code reader}, oldest first, leaving them in place; returns
-     * how many.
-     */
-    int readAfter(long afterSequence, int max, KeptFrameReader reader) {
-        return readAfter(afterSequence, max, NO_AGE_LIMIT, reader);
-    }
-
-    /**
-     * As {@link #readAfter(long, int, KeptFrameReader)}, stopping at the first frame captured after
-     * {@code capturedThroughNanos}.
+     * Hands up to {@code max} stored frames numbered after {@code afterSequence}, covered by a counter sample (see
+     * {@link #newestClassifiedSequence()}) and captured at or before {@code capturedThroughNanos} (or any time with
+     * {@link #NO_AGE_LIMIT}), to {@code reader}, oldest first, leaving them in place; returns how many.
      */
     int readAfter(long afterSequence, int max, long capturedThroughNanos, KeptFrameReader reader) {
         long position = head;

@@ -504,8 +504,8 @@ public final class DestinationSession {
     }
 
     /**
-     * Frames injected here that the source later reported its VM had read: delivered twice. The source's VM is
-     * stopped long before this one runs, so this stays 0 unless that order breaks (docs/frame-stream.md).
+     * Frames injected here that the source later reported its VM had read: delivered twice. Frames are injected on
+     * the source's final count, so this stays 0 unless that count did not come in time (docs/frame-stream.md).
      */
     public synchronized long readAfterInjection() {
         return readAfterInjection;

@@ -24,7 +24,6 @@ import io.netpass.agent.stream.FrameStreamEncoder;
 import io.netpass.agent.stream.SourceRead;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.publisher.Sinks;
 import reactor.core.scheduler.Scheduler;
 
 /**
@@ -68,7 +67,6 @@ public final class SourceSession {
     private volatile @Nullable Instant releasedAt;
     private volatile long releasedNanos;
     private final AtomicBoolean releaseRequested = new AtomicBoolean();
-    private final Sinks.Empty<Void> releaseRequestedSignal = Sinks.empty();
     private volatile @Nullable ReleaseTrigger releaseTrigger;
     /** Release timestamps ({@link System#nanoTime()}, 0 until reached), for {@link #releaseTimings()}. */
     private volatile long releaseRequestedNanos;
@@ -130,9 +128,9 @@ public final class SourceSession {
     }
 
     /**
-     * Notes that the kept frames are to be released now: the start of the release timings, and what a stream held
-     * open by the destination ({@link #whenReleaseRequested()}) waits for. Only the first call counts; it does not
-     * block (the capture thread calls it).
+     * Notes that the VM runs elsewhere: the start of the release timings, after which the streams send the final
+     * count of the VM's reads and every kept frame at once. Only the first call counts; it does not block (the
+     * capture thread calls it).
      *
      * @throws SessionFinishedException if the migration was aborted
      */
@@ -144,19 +142,11 @@ public final class SourceSession {
             releaseRequestedNanos = System.nanoTime();
             releasedAt = Instant.now();
             releaseTrigger = trigger;
-            releaseRequestedSignal.tryEmitEmpty();
             // A held stream waiting for frames sends its final count at once.
             capture.wake();
         }
     }
 
-    /**
-     * Completes once the release is requested ({@link #requestRelease}); fails if the migration is aborted first.
-     * Completes on the thread that requested it, which may be the capture thread: do not block there.
-     */
-    public Mono<Void> whenReleaseRequested() {
-        return releaseRequestedSignal.asMono();
-    }
 
     /** What requested the release, if it was requested. */
     public @Nullable ReleaseTrigger releaseTrigger() {
@@ -218,20 +208,6 @@ public final class SourceSession {
                 .doOnDiscard(DataBuffer.class, DataBufferUtils::release);
     }
 
-    /**
-     * Releases the kept frames to the destination if not done yet: from now on they are forwarded. Blocks until the
-     * tap's last reads are matched (at most the reads-accounted timeout).
-     *
-     * @throws SessionFinishedException if the migration was aborted
-     */
-    public void releaseNow() throws InterruptedException {
-        if (state == SessionState.ABORTED) {
-            throw new SessionFinishedException(migrationId, MigrationRole.SOURCE, state);
-        }
-        if (release()) {
-            logReleased();
-        }
-    }
 
     /** Releases the kept frames unless done already; true if this call did. */
     private synchronized boolean release() throws InterruptedException {
@@ -264,10 +240,8 @@ public final class SourceSession {
             state = SessionState.ABORTED;
             failure = reason;
         }
-        if (releaseRequested.compareAndSet(false, true)) {
-            releaseRequestedSignal.tryEmitError(new SessionFinishedException(migrationId, MigrationRole.SOURCE,
-                    state));
-        }
+        // A stream waiting for frames ends at once.
+        capture.wake();
     }
 
     void abortUnlessCompleted(String reason) {
@@ -380,7 +354,7 @@ public final class SourceSession {
             }
             int batch = chunks++ == 0 ? Math.min(FIRST_CHUNK_FRAMES, properties.batchFrames())
                     : properties.batchFrames();
-            long capturedThrough = released ? Long.MAX_VALUE
+            long capturedThrough = released ? CaptureSession.ANY_CAPTURE_TIME
                     : System.nanoTime() - properties.forwardAheadAfter().toNanos();
             int[] frames = {0};
             long[] first = {-1};
