@@ -387,9 +387,10 @@ class ControllerWithAgentsIT {
         assertThat(report.path("injectionFailures").asLong()).isZero();
         assertThat(report.path("keptFrames").asLong()).as("kept: every frame the paused source VM never read")
                 .isEqualTo(backlog.size());
+        // Forwarded also counts frames sent ahead while the source VM lagged and withdrawn when it read them.
         assertThat(report.path("forwardedFrames").asLong())
-                .as("forwarded: the kept numbered frames; the destination VM's own announcement not")
-                .isEqualTo(keptSequences.size());
+                .as("forwarded: the kept numbered frames at least; the destination VM's own announcement not")
+                .isGreaterThanOrEqualTo(keptSequences.size());
         assertThat(report.path("framesSaved").asLong()).isEqualTo(keptSequences.size());
         assertThat(report.path("injectedFrames").asLong()).as("injected: the kept frames the destination VM read")
                 .isEqualTo(keptSequences.size());

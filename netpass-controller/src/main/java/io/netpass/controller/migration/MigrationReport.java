@@ -20,7 +20,8 @@ import io.netpass.controller.agents.AgentSession;
  * @param injectedFrames frames the destination agents injected
  * @param injectionFailures frames the destination kernel refused
  * @param framesSaved frames that would have been lost without netpass: those kept at release plus those that reached
- *     the source tap after it, i.e. every forwarded frame
+ *     the source tap after it, i.e. every forwarded frame but those forwarded ahead and withdrawn once the source VM
+ *     read them
  * @param droppedFrames unread frames netpass could not save
  * @param dropped the same by reason
  * @param releaseToFirstInjectionMicros slowest NIC, from the destination VM seen running to the first frame
@@ -107,6 +108,7 @@ public record MigrationReport(
         long forwardedBytes = 0;
         long injected = 0;
         long injectionFailures = 0;
+        long withdrawn = 0;
         long firstInjection = -1;
         long burstInjected = -1;
         Map<String, Long> dropped = new TreeMap<>();
@@ -134,6 +136,7 @@ public record MigrationReport(
             if (destination != null) {
                 injected += destination.counter("injectedFrames");
                 injectionFailures += destination.counter("injectionFailures");
+                withdrawn += destination.counter("withdrawnFrames");
                 firstInjection = Math.max(firstInjection, destination.timing("releaseToFirstInjectionMicros"));
                 burstInjected = Math.max(burstInjected, destination.timing("releaseToBurstInjectedMicros"));
             }
@@ -147,6 +150,7 @@ public record MigrationReport(
         }
         long droppedFrames = dropped.values().stream().mapToLong(Long::longValue).sum();
         return new MigrationReport(finalCounters, exact, kept, forwarded, forwardedBytes, injected, injectionFailures,
-                forwarded, droppedFrames, Map.copyOf(dropped), firstInjection, burstInjected, List.copyOf(nics));
+                Math.max(0, forwarded - withdrawn), droppedFrames, Map.copyOf(dropped), firstInjection, burstInjected,
+                List.copyOf(nics));
     }
 }
