@@ -77,8 +77,12 @@ class AgentMigrationIT {
         lab.connect(sourceHost, destinationHost);
         client = lab.client("cl", sourceHost);
         sender = client.sender();
-        sourceAgent = a.get(2, TimeUnit.MINUTES);
-        destinationAgent = b.get(2, TimeUnit.MINUTES);
+        try {
+            sourceAgent = a.get(2, TimeUnit.MINUTES);
+        } finally {
+            // Kept even when the other agent fails to start, so that the class's clean-up stops it.
+            destinationAgent = b.get(2, TimeUnit.MINUTES);
+        }
     }
 
     @AfterAll
