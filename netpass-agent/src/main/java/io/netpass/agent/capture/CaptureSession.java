@@ -48,7 +48,6 @@ public final class CaptureSession implements AutoCloseable {
     private static final long TIMER_SLACK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
     /** For {@link #readKeptAfter}: frames captured at any time. */
     public static final long ANY_CAPTURE_TIME = KeptFrames.NO_AGE_LIMIT;
-    private static final long KEPT_SAMPLE_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
 
     /**
      * The tap's counters as read between {@code startedNanos} and {@code nanos}: they count what happened before
@@ -92,7 +91,6 @@ public final class CaptureSession implements AutoCloseable {
     private volatile @Nullable RuntimeException samplerFailure;
     private volatile boolean closed;
     private volatile @Nullable FrameFromWatch frameFromWatch;
-    private volatile boolean framesKept;
     /** {@link System#nanoTime()} at which the newest counter sample whose reads are all matched was started. */
     private long readsCountedAt;
     private long wakeups;
@@ -183,12 +181,9 @@ public final class CaptureSession implements AutoCloseable {
     private void sampleUntilStopped() {
         try {
             long interval = properties.counterInterval().toNanos();
-            long keptInterval = Math.min(interval, KEPT_SAMPLE_INTERVAL_NANOS);
             while (!samplerStopping && !tapGone) {
                 sampleCounters();
-                // While frames wait unread (the VM paused, as a rule) the destination needs a recent count of the
-                // VM's reads to inject at once (docs/frame-stream.md): sampled more often then.
-                LockSupport.parkNanos(this, framesKept ? keptInterval : interval);
+                LockSupport.parkNanos(this, interval);
             }
             if (!tapGone) {
                 sampleCounters();
@@ -359,15 +354,6 @@ public final class CaptureSession implements AutoCloseable {
         try {
             int drained = ring.drain(this::onFrame);
             long now = System.nanoTime();
-            if (counting) {
-                // A sample that counts no read beyond those matched already is current as soon as it is taken.
-                for (CounterSample sample : pendingSamples) {
-                    if (sample.counters().readFrames() - baseline.readFrames() > readReleased) {
-                        break;
-                    }
-                    readsCountedAt = Math.max(readsCountedAt, sample.startedNanos());
-                }
-            }
             while (!pendingSamples.isEmpty()) {
                 CounterSample sample = pendingSamples.peek();
                 // Frames captured before the sample may still sit in a block the kernel has not handed over yet.
@@ -385,7 +371,6 @@ public final class CaptureSession implements AutoCloseable {
                     reconciled.signalAll();
                 }
             }
-            framesKept = kept.frames() > 0;
             long ringDrops = ring.statistics().drops();
             if (ringDrops > drops.getOrDefault(DropReason.CAPTURE_RING_FULL, 0L)) {
                 log.warn("{}: the capture ring overflowed ({} frames so far); counting is no longer exact", location,

@@ -34,7 +34,8 @@ import reactor.util.retry.Retry;
 
 /**
  * The destination side of a migration: holds the frames the source forwards ahead while the VM is paused there, and
- * injects them in order the moment it sees its VM run here, then what still arrives. A broken stream is reopened
+ * injects them in order once its VM runs here and the source's final count of its VM's reads is in, then what still
+ * arrives. A broken stream is reopened
  * after the last frame received, so nothing is lost or injected twice.
  */
 public final class DestinationSession {
@@ -114,8 +115,8 @@ public final class DestinationSession {
     }
 
     /**
-     * The VM runs here (its first frame, or its tap read): the held frames are injected at once, on the watch thread
-     * that saw it, and the source is told.
+     * The VM runs here (its first frame, or its tap read): the source is told, and the held frames are injected at
+     * once, on the watch thread that saw it, if the source's final count is in already, or else when it comes.
      */
     private void vmRunning(long nanos) {
         synchronized (this) {
@@ -226,7 +227,13 @@ public final class DestinationSession {
         lastChunkNanos = System.nanoTime();
         for (FrameStreamRecord record : records) {
             switch (record) {
-                case SourceRead read -> sourceRead(read.unreadFrom() - 1, read.finalCount());
+                case SourceRead read -> {
+                    if (read.finalCount()) {
+                        log.info("{}: the source's final count is in: its VM read up to frame {}, counted {} µs "
+                                + "before it was sent", migrationId, read.unreadFrom() - 1, read.sampleAgeMicros());
+                    }
+                    sourceRead(read.unreadFrom() - 1, read.finalCount());
+                }
                 case ForwardedFrame frame when frame.heldByVmm() -> heldByVmm = frame;
                 case ForwardedFrame frame -> {
                     lastReceived = frame.sequence();

@@ -147,7 +147,6 @@ public final class SourceSession {
         }
     }
 
-
     /** What requested the release, if it was requested. */
     public @Nullable ReleaseTrigger releaseTrigger() {
         return releaseTrigger;
@@ -207,7 +206,6 @@ public final class SourceSession {
                 .doFinally(signal -> activeStreams.decrementAndGet())
                 .doOnDiscard(DataBuffer.class, DataBufferUtils::release);
     }
-
 
     /** Releases the kept frames unless done already; true if this call did. */
     private synchronized boolean release() throws InterruptedException {
@@ -321,11 +319,11 @@ public final class SourceSession {
                 readSeen = Math.max(readSeen, count.readThrough());
                 readSent = readSeen;
                 List<DataBuffer> records = new ArrayList<>(2);
-                records.add(encoder.read(new SourceRead(readSeen + 1, ageMicros(count.countedAtNanos()), true),
-                        buffers));
+                // Counted by the release's own read of the tap's counters, made after releasedNanos.
+                records.add(encoder.read(new SourceRead(readSeen + 1, ageMicros(releasedNanos), true), buffers));
                 // The VM's last reads may have taken frames the destination holds (QEMU reads the frame it then
                 // holds late in the downtime): the last one goes again, as the one the VMM may hold.
-                offerHeldFrame(Math.max(lastSent, readSeen) >= readSeen + 1 ? readSeen + 1 : -1, records);
+                offerHeldFrame(lastSent > readSeen ? readSeen + 1 : -1, records);
                 return buffers.join(records);
             }
             long wakeups = capture.wakeups();
