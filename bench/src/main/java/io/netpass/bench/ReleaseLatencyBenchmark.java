@@ -323,8 +323,12 @@ public final class ReleaseLatencyBenchmark {
         hops.put("dst final read count", destination.path("releaseToFinalCountMicros").asLong());
         hops.put("dst first injected", destination.path("releaseToFirstInjectionMicros").asLong());
         hops.put("dst last injected", destination.path("releaseToBurstInjectedMicros").asLong());
-        hops.put("src release requested",
-                Duration.between(seenAt, Instant.parse(source.path("releasedAt").asString())).toNanos() / 1_000);
+        long requested = Duration.between(seenAt, Instant.parse(source.path("releasedAt").asString())).toNanos() / 1_000;
+        hops.put("src release requested", requested);
+        JsonNode sourceTimings = source.path("timings");
+        hops.put("src reads accounted", requested + sourceTimings.path("requestToReadsAccountedMicros").asLong());
+        hops.put("src final count datagram", requested + sourceTimings.path("requestToFinalCountDatagramMicros").asLong());
+        hops.put("src final count streamed", requested + sourceTimings.path("requestToFinalCountStreamedMicros").asLong());
         return hops;
     }
 

@@ -17,6 +17,8 @@ import io.netpass.agent.security.AgentSecurityProperties;
 import io.netpass.agent.security.CallerAuthenticationFilter;
 import io.netpass.agent.security.TapPolicy;
 import io.netpass.common.security.TokenFile;
+import io.netpass.agent.stream.FinalCountDatagrams;
+import io.netpass.agent.stream.FinalCountProperties;
 import io.netpass.agent.stream.PeerClient;
 import io.netpass.agent.stream.PeerTlsProperties;
 
@@ -74,8 +76,13 @@ class AgentConfiguration {
     }
 
     @Bean(destroyMethod = "close")
+    FinalCountDatagrams finalCountDatagrams(FinalCountProperties finalCount) {
+        return new FinalCountDatagrams(finalCount);
+    }
+
+    @Bean(destroyMethod = "close")
     MigrationSessions migrationSessions(ArmedTaps taps, CaptureProperties capture, ForwardingProperties forwarding,
-            PeerClient peers) {
-        return new MigrationSessions(taps, capture, forwarding, peers);
+            PeerClient peers, FinalCountDatagrams finalCountDatagrams) {
+        return new MigrationSessions(taps, capture, forwarding, peers, finalCountDatagrams);
     }
 }

@@ -53,6 +53,8 @@ public final class AgentProcess implements AutoCloseable {
                 "--server.address=127.0.0.1",
                 "--management.server.port=" + managementPort,
                 "--management.server.address=127.0.0.1",
+                // Several agents share this host: each takes a free UDP port and tells its sources which.
+                "--netpass.agent.final-count.port=0",
                 "--netpass.agent.security.controller-token-file=" + tokens.controllerFile(),
                 "--netpass.agent.security.peer-token-file=" + tokens.peerFile()));
         try {

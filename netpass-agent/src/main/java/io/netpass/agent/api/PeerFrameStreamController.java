@@ -1,20 +1,29 @@
 package io.netpass.agent.api;
 
+import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.Pattern;
 
+import java.net.InetSocketAddress;
+
+import org.jspecify.annotations.Nullable;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RequestHeader;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
+import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpResponse;
+import org.springframework.web.server.ServerWebInputException;
 
 import io.netpass.agent.migration.MigrationSessions;
 import io.netpass.agent.migration.SourceSession;
+import io.netpass.agent.stream.FinalCountRequest;
+import io.netpass.agent.stream.FinalCountTarget;
 import io.netpass.agent.stream.PeerClient;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -54,9 +63,29 @@ public class PeerFrameStreamController {
     @GetMapping(path = "/v1/peer/migrations/{migrationId}/frames", produces = "application/vnd.netpass.frame-stream.v2")
     public Mono<Void> frames(@PathVariable @Pattern(regexp = ApiPatterns.MIGRATION_ID) String migrationId,
             @RequestParam(defaultValue = "-1") @Min(-1) long after, @RequestParam(defaultValue = "false") boolean hold,
-            ServerHttpResponse response) {
-        Flux<DataBuffer> body = sessions.source(migrationId).frames(after, hold, response.bufferFactory());
+            @RequestHeader(name = FinalCountRequest.PORT_HEADER, required = false) @Min(1) @Max(65_535)
+            @Nullable Integer finalCountPort,
+            @RequestHeader(name = FinalCountRequest.KEY_HEADER, required = false)
+            @Pattern(regexp = FinalCountRequest.KEY_PATTERN) @Nullable String finalCountKey,
+            ServerHttpRequest request, ServerHttpResponse response) {
+        Flux<DataBuffer> body = sessions.source(migrationId).frames(after, hold,
+                finalCountTarget(finalCountPort, finalCountKey, request), response.bufferFactory());
         response.getHeaders().setContentType(PeerClient.FRAME_STREAM);
         return response.writeWith(body.doOnDiscard(DataBuffer.class, DataBufferUtils::release));
+    }
+
+    /** Where the datagram goes: the port asked for, on the address the (authenticated) request came from. */
+    private static @Nullable FinalCountTarget finalCountTarget(@Nullable Integer port, @Nullable String key,
+            ServerHttpRequest request) {
+        if ((port == null) != (key == null)) {
+            throw new ServerWebInputException(FinalCountRequest.PORT_HEADER + " and " + FinalCountRequest.KEY_HEADER
+                    + " go together");
+        }
+        InetSocketAddress from = request.getRemoteAddress();
+        if (port == null || from == null) {
+            return null;
+        }
+        return new FinalCountTarget(new InetSocketAddress(from.getAddress(), port),
+                FinalCountRequest.of(port, key).key());
     }
 }

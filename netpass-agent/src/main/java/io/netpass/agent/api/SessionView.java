@@ -60,6 +60,8 @@ public record SessionView(
         Map<String, Long> timings = new LinkedHashMap<>();
         timings.put("requestToReleaseStartMicros", micros(release.releaseStarted()));
         timings.put("requestToReadsAccountedMicros", micros(release.readsAccounted()));
+        timings.put("requestToFinalCountDatagramMicros", micros(release.finalCountDatagramSent()));
+        timings.put("requestToFinalCountStreamedMicros", micros(release.finalCountStreamed()));
         timings.put("requestToFirstChunkMicros", micros(release.firstChunk()));
         return new SessionView(session.migrationId(), "source", session.state().name().toLowerCase(),
                 status.tap().tap(), namespace(status.tap().namespace()), session.armedAt(), session.releasedAt(),
@@ -81,6 +83,7 @@ public record SessionView(
         counters.put("readAfterInjection", session.readAfterInjection());
         counters.put("injectedHeldByVmm", session.injectedHeldByVmm());
         counters.put("releasesWithoutFinalCount", session.releasesWithoutFinalCount());
+        counters.put("finalCountByDatagram", session.finalCountByDatagram());
         Map<String, Long> timings = new LinkedHashMap<>();
         timings.put("releaseToFinalCountMicros", micros(session.waitedForFinalCountNanos()));
         timings.put("releaseToFirstInjectionMicros", micros(session.releaseToFirstInjectionNanos()));

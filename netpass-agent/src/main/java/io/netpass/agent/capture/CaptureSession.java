@@ -565,6 +565,27 @@ public final class CaptureSession implements AutoCloseable {
     }
 
     /**
+     * The VM's reads as counted now, if every one of them is matched to a kept frame (else null: some are matched
+     * only by a later reconciliation). Reads the tap's counters at once, on the calling thread, which may be the
+     * capture thread itself.
+     */
+    public @Nullable ReadCount readCountNow() {
+        lock.lock();
+        try {
+            if (closed || !counting || !thread.isAlive()) {
+                return null;
+            }
+            long started = System.nanoTime();
+            long readsSinceArm = links.byIndex(ifindex).counters().readFrames() - baseline.readFrames();
+            return readsSinceArm <= readReleased ? new ReadCount(kept.readThrough(), started) : null;
+        } catch (InterfaceNotFoundException | IllegalStateException e) {
+            return null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
      * Hands the last frame the VM read to {@code reader} if the oldest kept frame directly follows it: the frame a
      * QEMU reads after its VM stopped and then holds in its own queue (see {@link KeptFrames#readLastRead}).
      *

@@ -20,6 +20,9 @@ import io.netpass.agent.capture.TapLocation;
 import io.netpass.agent.capture.TapWatch;
 import io.netpass.agent.inject.InjectionReport;
 import io.netpass.agent.inject.TapInjector;
+import io.netpass.agent.stream.FinalCountDatagram;
+import io.netpass.agent.stream.FinalCountDatagrams;
+import io.netpass.agent.stream.FinalCountRequest;
 import io.netpass.agent.stream.ForwardedFrame;
 import io.netpass.agent.stream.FrameStreamDecoder;
 import io.netpass.agent.stream.FrameStreamRecord;
@@ -90,10 +93,15 @@ public final class DestinationSession {
     private long releasesWithoutFinalCount;
     private final ArrayDeque<Long> injectedSinceRelease = new ArrayDeque<>();
     private @Nullable TapInjector injector;
+    /** Whether the source's final count came first by datagram rather than on the stream. */
+    private boolean finalCountByDatagram;
+    private @Nullable SourceRead finalCountToLog;
+    private final @Nullable FinalCountRequest finalCountRequest;
+    private final @Nullable AutoCloseable finalCountListener;
 
     DestinationSession(String migrationId, TapLocation location, List<String> vmMacs, URI sourceAgent,
             PeerClient peers, ForwardingProperties properties, CaptureProperties captureProperties,
-            Scheduler injectionScheduler, Consumer<DestinationSession> onCompleted) {
+            Scheduler injectionScheduler, FinalCountDatagrams datagrams, Consumer<DestinationSession> onCompleted) {
         this.onCompleted = onCompleted;
         this.migrationId = migrationId;
         this.location = location;
@@ -101,6 +109,14 @@ public final class DestinationSession {
         this.peers = peers;
         this.properties = properties;
         this.injectionScheduler = injectionScheduler;
+        if (datagrams.listening()) {
+            byte[] key = FinalCountDatagram.newKey();
+            this.finalCountRequest = new FinalCountRequest(datagrams.port(), key);
+            this.finalCountListener = datagrams.listen(migrationId, key, this::finalCountDatagram);
+        } else {
+            this.finalCountRequest = null;
+            this.finalCountListener = null;
+        }
         this.watch = TapWatch.start(location, vmMacs, captureProperties, this::vmRunning);
         try {
             // Opened now, off the event loop and before the VM can run, when growing its ring drops nothing.
@@ -109,6 +125,7 @@ public final class DestinationSession {
             this.injector = opened;
         } catch (RuntimeException e) {
             watch.close();
+            stopListening();
             throw e;
         }
         startPulling();
@@ -191,7 +208,7 @@ public final class DestinationSession {
         FrameStreamDecoder decoder = new FrameStreamDecoder();
         boolean hold = vmRunningNanos == 0;
         streamOpened = false;
-        return peers.frames(sourceAgent, migrationId, resumeAfter(), hold)
+        return peers.frames(sourceAgent, migrationId, resumeAfter(), hold, finalCountRequest)
                 .doOnNext(chunk -> streamOpened = true)
                 // Before the VM runs the stream may rightly be idle for minutes; after, a stream that stops
                 // delivering without breaking is treated as broken and resumed.
@@ -223,18 +240,73 @@ public final class DestinationSession {
         return stagedBytes < properties.stagingCapacity().toBytes() || state != SessionState.ARMED;
     }
 
-    private synchronized void receive(List<FrameStreamRecord> records) {
-        lastChunkNanos = System.nanoTime();
+    private void receive(List<FrameStreamRecord> records) {
+        synchronized (this) {
+            lastChunkNanos = System.nanoTime();
+            apply(records);
+            injectIfDue();
+        }
+        logFinalCount();
+    }
+
+    /** Logged once injected: it costs a fraction of a millisecond. */
+    private void logFinalCount() {
+        SourceRead read;
+        boolean byDatagram;
+        synchronized (this) {
+            read = finalCountToLog;
+            byDatagram = finalCountByDatagram;
+            finalCountToLog = null;
+        }
+        if (read != null) {
+            log.info("{}: the source's final count is in{}: its VM read up to frame {}, counted {} µs before it was "
+                    + "sent", migrationId, byDatagram ? " by datagram" : "", read.unreadFrom() - 1,
+                    read.sampleAgeMicros());
+        }
+    }
+
+    /**
+     * The source's final count and the frame its VMM may hold, by datagram: acted on as if the stream had brought
+     * them, unless it did already. Returns whether this was the first final count.
+     */
+    private boolean finalCountDatagram(List<FrameStreamRecord> records) {
+        boolean injectHere;
+        synchronized (this) {
+            if (finalCountSeen || state.finished()) {
+                return false;
+            }
+            finalCountByDatagram = true;
+            apply(records);
+            // A burst that fits the room made in the tap's ring never waits, so the receiving thread, which serves
+            // every session, injects it itself: a hand-over to another thread costs a wake-up.
+            injectHere = staged.size() <= properties.injectionHeadroom();
+            if (injectHere) {
+                injectIfDue();
+            }
+        }
+        if (!injectHere) {
+            injectionScheduler.schedule(this::injectIfDue);
+        }
+        logFinalCount();
+        return true;
+    }
+
+    /** Acts on records from the source, in order; the caller holds this session's lock. */
+    private void apply(List<FrameStreamRecord> records) {
         for (FrameStreamRecord record : records) {
             switch (record) {
                 case SourceRead read -> {
-                    if (read.finalCount()) {
-                        log.info("{}: the source's final count is in: its VM read up to frame {}, counted {} µs "
-                                + "before it was sent", migrationId, read.unreadFrom() - 1, read.sampleAgeMicros());
+                    if (read.finalCount() && !finalCountSeen) {
+                        finalCountToLog = read;
                     }
                     sourceRead(read.unreadFrom() - 1, read.finalCount());
                 }
-                case ForwardedFrame frame when frame.heldByVmm() -> heldByVmm = frame;
+                case ForwardedFrame frame when frame.heldByVmm() -> {
+                    // Both the datagram and the stream bring it: only one before the first injection counts.
+                    if (lastInjected == FrameStreamDecoder.NO_SEQUENCE) {
+                        heldByVmm = frame;
+                    }
+                }
                 case ForwardedFrame frame -> {
                     lastReceived = frame.sequence();
                     if (frame.sequence() > sourceReadThrough && frame.sequence() > lastInjected) {
@@ -244,6 +316,10 @@ public final class DestinationSession {
                 }
             }
         }
+    }
+
+    /** Injects what is held once the VM runs here and the source's final count is in (or was given up on). */
+    private synchronized void injectIfDue() {
         if (vmRunningNanos != 0 && awaitingFinalCount && finalCountSeen) {
             awaitingFinalCount = false;
             waitedForFinalCountNanos = System.nanoTime() - vmRunningNanos;
@@ -396,6 +472,17 @@ public final class DestinationSession {
         staged.clear();
         stagedBytes = 0;
         watch.close();
+        stopListening();
+    }
+
+    private void stopListening() {
+        if (finalCountListener != null) {
+            try {
+                finalCountListener.close();
+            } catch (Exception e) {
+                log.debug("{}: {}", migrationId, e.getMessage());
+            }
+        }
     }
 
     void abort(String reason) {
@@ -498,6 +585,11 @@ public final class DestinationSession {
      */
     public synchronized long releasesWithoutFinalCount() {
         return releasesWithoutFinalCount;
+    }
+
+    /** Whether the source's final count came first by datagram (1) rather than on the stream (0). */
+    public synchronized long finalCountByDatagram() {
+        return finalCountByDatagram ? 1 : 0;
     }
 
     /** Nanoseconds from the VM seen running to the source's final count of its VM's reads; -1 if it came before. */

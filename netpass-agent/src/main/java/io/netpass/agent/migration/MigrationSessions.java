@@ -25,6 +25,7 @@ import io.netpass.agent.capture.CaptureStatus;
 import io.netpass.agent.capture.DropReason;
 import io.netpass.agent.capture.MacAddress;
 import io.netpass.agent.capture.TapLocation;
+import io.netpass.agent.stream.FinalCountDatagrams;
 import io.netpass.agent.stream.PeerClient;
 import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
@@ -48,6 +49,7 @@ public final class MigrationSessions implements AutoCloseable {
     private final CaptureProperties captureProperties;
     private final ForwardingProperties forwarding;
     private final PeerClient peers;
+    private final FinalCountDatagrams datagrams;
     private final Scheduler forwardingScheduler = Schedulers.newBoundedElastic(64, 1024, "forward");
     private final Scheduler injectionScheduler = Schedulers.newBoundedElastic(64, 1024, "inject");
     private final ConcurrentMap<Key, SourceSession> sources = new ConcurrentHashMap<>();
@@ -92,7 +94,8 @@ public final class MigrationSessions implements AutoCloseable {
     }
 
     public MigrationSessions(ArmedTaps taps, CaptureProperties captureProperties, ForwardingProperties forwarding,
-            PeerClient peers) {
+            PeerClient peers, FinalCountDatagrams datagrams) {
+        this.datagrams = datagrams;
         this.taps = taps;
         this.captureProperties = captureProperties;
         this.forwarding = forwarding;
@@ -112,7 +115,7 @@ public final class MigrationSessions implements AutoCloseable {
         Set<Long> macs = new HashSet<>();
         vmMacs.forEach(mac -> macs.add(MacAddress.parse(mac)));
         SourceSession session = new SourceSession(migrationId, capture, Set.copyOf(macs), forwarding,
-                forwardingScheduler);
+                forwardingScheduler, datagrams);
         sources.put(key, session);
         armings.put(key, arming);
         expireIfNotReleased(key, arming);
@@ -132,7 +135,7 @@ public final class MigrationSessions implements AutoCloseable {
             return existing;
         }
         DestinationSession session = new DestinationSession(migrationId, tap, vmMacs, sourceAgent, peers, forwarding,
-                captureProperties, injectionScheduler,
+                captureProperties, injectionScheduler, datagrams,
                 completed -> listeners.forEach(listener -> listener.destinationCompleted(completed)));
         destinations.put(key, session);
         armings.put(key, arming);

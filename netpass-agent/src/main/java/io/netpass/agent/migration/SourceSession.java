@@ -5,6 +5,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -15,11 +16,15 @@ import org.slf4j.LoggerFactory;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferFactory;
 import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.core.io.buffer.DefaultDataBufferFactory;
 
 import io.netpass.agent.capture.CaptureSession;
 import io.netpass.agent.capture.CaptureStatus;
 import io.netpass.agent.capture.KeptFrame;
 import io.netpass.agent.capture.MacAddress;
+import io.netpass.agent.stream.FinalCountDatagram;
+import io.netpass.agent.stream.FinalCountDatagrams;
+import io.netpass.agent.stream.FinalCountTarget;
 import io.netpass.agent.stream.FrameStreamEncoder;
 import io.netpass.agent.stream.SourceRead;
 import reactor.core.publisher.Flux;
@@ -72,18 +77,30 @@ public final class SourceSession {
     private volatile long releaseRequestedNanos;
     private volatile long readsAccountedNanos;
     private volatile long firstChunkNanos;
+    private volatile long finalCountSentNanos;
+    private volatile long finalCountDatagramSentNanos;
+    private final FinalCountDatagrams datagrams;
+    private final AtomicBoolean finalCountDatagramSent = new AtomicBoolean();
+    /** Where the destination asked for the final-count datagram, if it did. */
+    private volatile @Nullable FinalCountRoute finalCountRoute;
+
+    /** Where the final-count datagram goes, and its sealer, prepared when the destination asked for it. */
+    private record FinalCountRoute(FinalCountTarget target, FinalCountDatagram.Sealer sealer) {
+    }
+    private final CountDownLatch releaseOrAbort = new CountDownLatch(1);
     /** Whether the reads the tap counted at the release were all matched: then the count is final. */
     private volatile boolean readsFinal;
     private volatile @Nullable String failure;
 
     SourceSession(String migrationId, CaptureSession capture, Set<Long> vmMacs,
-            ForwardingProperties properties, Scheduler forwardingScheduler) {
+            ForwardingProperties properties, Scheduler forwardingScheduler, FinalCountDatagrams datagrams) {
+        this.datagrams = datagrams;
         this.vmMacs = vmMacs;
         this.migrationId = migrationId;
         this.capture = capture;
         this.properties = properties;
         this.forwardingScheduler = forwardingScheduler;
-        capture.whenFrameFrom(vmMacs, () -> requestRelease(ReleaseTrigger.VM_FRAME_FLOODED_BACK));
+        capture.whenFrameFrom(vmMacs, this::vmFrameFloodedBack);
     }
 
     public String migrationId() {
@@ -129,8 +146,7 @@ public final class SourceSession {
 
     /**
      * Notes that the VM runs elsewhere: the start of the release timings, after which the streams send the final
-     * count of the VM's reads and every kept frame at once. Only the first call counts; it does not block (the
-     * capture thread calls it).
+     * count of the VM's reads and every kept frame at once. Only the first call counts; it does not block.
      *
      * @throws SessionFinishedException if the migration was aborted
      */
@@ -138,13 +154,101 @@ public final class SourceSession {
         if (state == SessionState.ABORTED) {
             throw new SessionFinishedException(migrationId, MigrationRole.SOURCE, state);
         }
-        if (releaseRequested.compareAndSet(false, true)) {
-            releaseRequestedNanos = System.nanoTime();
-            releasedAt = Instant.now();
-            releaseTrigger = trigger;
-            // A held stream waiting for frames sends its final count at once.
-            capture.wake();
+        if (markReleaseRequested(trigger)) {
+            wakeForRelease();
         }
+    }
+
+    /**
+     * The moved VM's own frame reached this tap: it runs elsewhere. On the capture thread, which has just matched
+     * every read it knows of, the final count is taken and sent at once, before any other thread is woken for the
+     * release: each wake-up would cost the destination's VM a fraction of a millisecond. One counter read (an
+     * rtnetlink request) holds up the capture that long, once per migration.
+     */
+    private void vmFrameFloodedBack() {
+        if (state == SessionState.ABORTED || !markReleaseRequested(ReleaseTrigger.VM_FRAME_FLOODED_BACK)) {
+            return;
+        }
+        FinalCountRoute route = finalCountRoute;
+        if (route != null) {
+            CaptureSession.ReadCount count = capture.readCountNow();
+            if (count != null) {
+                sendFinalCountDatagram(route, count);
+            }
+        }
+        wakeForRelease();
+    }
+
+    private boolean markReleaseRequested(ReleaseTrigger trigger) {
+        if (!releaseRequested.compareAndSet(false, true)) {
+            return false;
+        }
+        releaseRequestedNanos = System.nanoTime();
+        releasedAt = Instant.now();
+        releaseTrigger = trigger;
+        return true;
+    }
+
+    private void wakeForRelease() {
+        // A held stream waiting for frames sends its final count at once.
+        capture.wake();
+        releaseOrAbort.countDown();
+    }
+
+    /**
+     * Until the release is requested, then sends the final count as a datagram unless the capture thread did: for
+     * releases that the destination or a pull requested.
+     */
+    private void awaitReleaseThenSendFinalCount(FinalCountRoute route) {
+        try {
+            releaseOrAbort.await();
+            if (state == SessionState.ABORTED || finalCountDatagramSent.get()) {
+                return;
+            }
+            if (release()) {
+                logReleased();
+            }
+            if (readsFinal && state != SessionState.ABORTED) {
+                sendFinalCountDatagram(route, capture.readCount());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Sends the final count, and the frame the VMM may hold, in a datagram as well as on the stream: the stream's
+     * copy waits behind what the stream carries before it and for the threads it passes, while the destination's VM
+     * runs without those frames. Once per session.
+     */
+    private void sendFinalCountDatagram(FinalCountRoute route, CaptureSession.ReadCount count) {
+        if (!finalCountDatagramSent.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            SourceRead finalCount = new SourceRead(count.readThrough() + 1, ageMicros(count.countedAtNanos()), true);
+            DataBuffer[] held = {null};
+            if (properties.forwardFrameHeldByVmm()) {
+                capture.readLastRead(frame -> {
+                    if (frame.sequence() == count.readThrough()) {
+                        held[0] = encoder.encodeHeldByVmm(frame, DefaultDataBufferFactory.sharedInstance);
+                    }
+                });
+            }
+            byte[] datagram = route.sealer().seal(finalCount, held[0]);
+            if (datagram == null) {
+                log.info("{}: the final count and the frame its VMM may hold exceed a datagram; the stream carries "
+                        + "them", migrationId);
+            } else if (datagrams.send(route.target().address(), datagram)) {
+                finalCountDatagramSentNanos = System.nanoTime();
+            }
+        } catch (RuntimeException e) {
+            log.warn("{}: sending the final-count datagram failed: {}", migrationId, e.getMessage());
+        }
+    }
+
+    private static long ageMicros(long countedAtNanos) {
+        return countedAtNanos == 0 ? SourceRead.MAX_SAMPLE_AGE_MICROS : (System.nanoTime() - countedAtNanos) / 1_000;
     }
 
     /** What requested the release, if it was requested. */
@@ -154,17 +258,19 @@ public final class SourceSession {
 
     /**
      * Where the release's time went, in nanoseconds from the release requested ({@link #requestRelease}) to: the
-     * release starting, the tap's last reads matched, the first chunk produced and the chunk with the last frame
-     * kept at release produced; -1 for what has not happened.
+     * release starting, the tap's last reads matched, the final count sent as a datagram and on the stream, and the
+     * first chunk of frames after the release produced; -1 for what has not happened.
      */
     public ReleaseTimings releaseTimings() {
         long start = releaseRequestedNanos;
         return new ReleaseTimings(since(start, releasedNanos), since(start, readsAccountedNanos),
+                since(start, finalCountDatagramSentNanos), since(start, finalCountSentNanos),
                 since(start, firstChunkNanos));
     }
 
     /** See {@link #releaseTimings()}. */
-    public record ReleaseTimings(long releaseStarted, long readsAccounted, long firstChunk) {
+    public record ReleaseTimings(long releaseStarted, long readsAccounted, long finalCountDatagramSent,
+            long finalCountStreamed, long firstChunk) {
     }
 
     private static long since(long start, long nanos) {
@@ -180,10 +286,19 @@ public final class SourceSession {
      * frames before its VM runs and injects them without waiting for this host (docs/frame-stream.md). Otherwise
      * asking requests the release first. After the release every kept frame goes at once, then the frames that
      * still reach this tap, then an END record once none has arrived for the quiet period (or at the deadline).
+     * With {@code finalCount}, the final count also goes there as a datagram the moment the release is requested.
      */
-    public Flux<DataBuffer> frames(long after, boolean held, DataBufferFactory buffers) {
+    public Flux<DataBuffer> frames(long after, boolean held, @Nullable FinalCountTarget finalCount,
+            DataBufferFactory buffers) {
         if (state == SessionState.ABORTED) {
             return Flux.error(new SessionFinishedException(migrationId, MigrationRole.SOURCE, state));
+        }
+        if (finalCount != null && finalCountRoute == null) {
+            FinalCountRoute route = new FinalCountRoute(finalCount, finalCount.sealer(migrationId));
+            finalCountRoute = route;
+            // Waiting already, so that the count leaves the moment the release is requested.
+            Thread.ofPlatform().name("final-count-" + migrationId).daemon()
+                    .start(() -> awaitReleaseThenSendFinalCount(route));
         }
         if (!held) {
             requestRelease(ReleaseTrigger.PULL);
@@ -240,6 +355,7 @@ public final class SourceSession {
         }
         // A stream waiting for frames ends at once.
         capture.wake();
+        releaseOrAbort.countDown();
     }
 
     void abortUnlessCompleted(String reason) {
@@ -324,6 +440,7 @@ public final class SourceSession {
                 // The VM's last reads may have taken frames the destination holds (QEMU reads the frame it then
                 // holds late in the downtime): the last one goes again, as the one the VMM may hold.
                 offerHeldFrame(lastSent > readSeen ? readSeen + 1 : -1, records);
+                finalCountSentNanos = System.nanoTime();
                 return buffers.join(records);
             }
             long wakeups = capture.wakeups();
@@ -389,10 +506,6 @@ public final class SourceSession {
                 }
             }
             return encoded.isEmpty() ? null : buffers.join(encoded);
-        }
-
-        private static long ageMicros(long countedAtNanos) {
-            return countedAtNanos == 0 ? SourceRead.MAX_SAMPLE_AGE_MICROS : (System.nanoTime() - countedAtNanos) / 1_000;
         }
 
         private void sendRead(List<DataBuffer> encoded) {

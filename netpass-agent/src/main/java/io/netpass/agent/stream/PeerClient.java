@@ -4,6 +4,7 @@ import java.net.URI;
 import java.time.Duration;
 import java.util.function.Supplier;
 
+import org.jspecify.annotations.Nullable;
 import org.springframework.boot.ssl.SslBundle;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
@@ -117,7 +118,7 @@ public final class PeerClient {
 
     /** Opens the stream of migration {@code migrationId}'s kept frames numbered after {@code after}. */
     public Flux<DataBuffer> frames(URI sourceAgent, String migrationId, long after) {
-        return frames(sourceAgent, migrationId, after, false);
+        return frames(sourceAgent, migrationId, after, false, null);
     }
 
     /**
@@ -125,9 +126,11 @@ public final class PeerClient {
      * first; with it, the stream starts before the release and carries frames as the source VM leaves them unread
      * (docs/frame-stream.md, "The held stream"). The caller releases every chunk, including those its operators
      * discard ({@code doOnDiscard} once, at the end of its chain: two hooks would release a discarded chunk twice,
-     * while Reactor Netty still holds it).
+     * while Reactor Netty still holds it). With {@code finalCount}, the source also sends its final count as a
+     * datagram (docs/frame-stream.md).
      */
-    public Flux<DataBuffer> frames(URI sourceAgent, String migrationId, long after, boolean hold) {
+    public Flux<DataBuffer> frames(URI sourceAgent, String migrationId, long after, boolean hold,
+            @Nullable FinalCountRequest finalCount) {
         UriComponentsBuilder builder = UriComponentsBuilder.fromUri(sourceAgent)
                 .path("/v1/peer/migrations/{id}/frames")
                 .queryParam("after", after);
@@ -139,6 +142,11 @@ public final class PeerClient {
                 .uri(uri)
                 .accept(FRAME_STREAM)
                 .header(HttpHeaders.AUTHORIZATION, "Bearer " + peerToken.get())
+                .headers(headers -> {
+                    if (finalCount != null) {
+                        finalCount.addTo(headers);
+                    }
+                })
                 .retrieve()
                 .onStatus(HttpStatusCode::isError, response -> response.bodyToMono(String.class).defaultIfEmpty("")
                         .map(body -> new PeerRequestException(uri, response.statusCode(), body)))

@@ -1,6 +1,11 @@
 package io.netpass.agent.api;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -15,6 +20,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 
+import io.netpass.agent.stream.FinalCountDatagram;
+import io.netpass.agent.stream.SourceRead;
 import io.netpass.agent.testing.AgentProcess;
 import io.netpass.agent.testing.Client;
 import io.netpass.agent.testing.EthernetAddress;
@@ -30,7 +37,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The destination injects the frames it holds only on the source's final count of its VM's reads, the one it takes
  * when it learns of the switchover (docs/frame-stream.md, "Exactness"). With the source agent frozen (SIGSTOP)
  * across the switchover, as a host starved of CPU freezes it, no such count comes: the destination waits and injects
- * once the source thaws; frozen past the reads-accounted timeout, it injects anyway and counts the release.
+ * once the source thaws; frozen past the reads-accounted timeout, it injects anyway and counts the release. The count
+ * comes first by datagram, which only the migration's key opens.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -47,6 +55,7 @@ class FinalReadCountIT {
     private Client client;
     private AgentProcess sourceAgent;
     private AgentProcess destinationAgent;
+    private final int destinationDatagramPort = freeUdpPort();
 
     @BeforeAll
     void start() throws Exception {
@@ -55,7 +64,8 @@ class FinalReadCountIT {
         CompletableFuture<AgentProcess> a = CompletableFuture.supplyAsync(() -> AgentProcess.start("a", work,
                 fakeVmReads));
         CompletableFuture<AgentProcess> b = CompletableFuture.supplyAsync(() -> AgentProcess.start("b", work,
-                fakeVmReads, "--netpass.agent.forwarding.reads-accounted-timeout=1s"));
+                fakeVmReads, "--netpass.agent.forwarding.reads-accounted-timeout=1s",
+                "--netpass.agent.final-count.port=" + destinationDatagramPort));
         lab = new NamespaceLab();
         sourceHost = lab.host("src");
         destinationHost = lab.host("dst");
@@ -127,6 +137,79 @@ class FinalReadCountIT {
             // Plus the source VM's announcement, read before the destination VM paused.
             assertThat(run.destinationVm.awaitFrames(KEPT + 1, TIMEOUT)).hasSize(KEPT + 1);
             assertThat(run.destinationVm.sequences()).containsExactlyElementsOf(run.sent());
+        }
+    }
+
+    @Test
+    void theFinalCountComesByDatagramAndTheFramesAreInjectedExactlyOnce() throws Exception {
+        long acceptedBefore = datagrams("accepted");
+        try (Switchover run = Switchover.prepare(this, "m-datagram", "tapa3", "tapb3",
+                EthernetAddress.of("52:54:00:6e:73:03"))) {
+            run.resumeDestination();
+
+            await(() -> run.destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, run);
+            JsonNode destination = run.destinationSession();
+            assertThat(destination.path("counters").path("finalCountByDatagram").asLong()).as("%s", destination)
+                    .isEqualTo(1);
+            assertThat(destination.path("counters").path("releasesWithoutFinalCount").asLong()).isZero();
+            assertThat(datagrams("accepted")).isEqualTo(acceptedBefore + 1);
+            // Plus the source VM's announcement, read before the destination VM paused.
+            assertThat(run.destinationVm.awaitFrames(KEPT + 1, TIMEOUT)).hasSize(KEPT + 1);
+            assertThat(run.destinationVm.sequences()).containsExactlyElementsOf(run.sent());
+            // The stream's copy of the count, which comes after, says the same: nothing was read after injection.
+            await(() -> run.destinationSession().path("state").asString().equals("completed"), run);
+            assertThat(run.destinationSession().path("counters").path("readAfterInjection").asLong()).isZero();
+        }
+    }
+
+    @Test
+    void datagramsNotSealedWithTheMigrationsKeyAreRefusedAndWithdrawNothing() throws Exception {
+        try (Switchover run = Switchover.prepare(this, "m-forged", "tapa4", "tapb4",
+                EthernetAddress.of("52:54:00:6e:73:04"))) {
+            long refusedBefore = datagrams("refused");
+            long unknownBefore = datagrams("unknown_migration");
+            // "The source VM read every frame": were it believed, the destination would drop all it holds.
+            SourceRead readEverything = new SourceRead(KEPT, 0, true);
+            try (DatagramChannel channel = DatagramChannel.open()) {
+                InetSocketAddress destination = new InetSocketAddress("127.0.0.1", destinationDatagramPort);
+                channel.send(ByteBuffer.wrap(FinalCountDatagram.sealer("m-forged", FinalCountDatagram.newKey())
+                        .seal(readEverything, null)), destination);
+                channel.send(ByteBuffer.wrap("not a datagram of ours".getBytes(StandardCharsets.US_ASCII)),
+                        destination);
+                channel.send(ByteBuffer.wrap(FinalCountDatagram.sealer("m-nobody-armed", FinalCountDatagram.newKey())
+                        .seal(readEverything, null)), destination);
+            }
+            await(() -> datagrams("refused") == refusedBefore + 2 && datagrams("unknown_migration") == unknownBefore + 1,
+                    run);
+            JsonNode untouched = run.destinationSession();
+            assertThat(untouched.path("counters").path("stagedFrames").asLong()).as("%s", untouched).isEqualTo(KEPT);
+            assertThat(untouched.path("counters").path("withdrawnFrames").asLong()).isZero();
+
+            run.resumeDestination();
+
+            await(() -> run.destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, run);
+            assertThat(run.destinationVm.awaitFrames(KEPT + 1, TIMEOUT)).hasSize(KEPT + 1);
+            assertThat(run.destinationVm.sequences()).containsExactlyElementsOf(run.sent());
+        }
+    }
+
+    /** The destination agent's count of final-count datagrams received with {@code outcome}. */
+    private long datagrams(String outcome) {
+        String meter = "netpass_agent_final_count_datagrams_received_total{";
+        String tag = "outcome=\"" + outcome + "\"";
+        return destinationAgent.managementGet("/actuator/prometheus").lines()
+                .filter(line -> line.startsWith(meter) && line.contains(tag))
+                .mapToLong(line -> (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no " + meter + tag + "} exported"));
+    }
+
+    private static int freeUdpPort() {
+        try (DatagramChannel channel = DatagramChannel.open()) {
+            channel.bind(new InetSocketAddress("127.0.0.1", 0));
+            return ((InetSocketAddress) channel.getLocalAddress()).getPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

@@ -169,7 +169,7 @@ class HeldFrameStreamIT {
         private HeldStream(String migrationId) {
             FrameStreamDecoder decoder = new FrameStreamDecoder();
             subscription = decoder.decode(peers.frames(agent.baseUri(), migrationId, FrameStreamDecoder.NO_SEQUENCE,
-                            true))
+                            true, null))
                     .subscribe(record -> {
                         switch (record) {
                             case ForwardedFrame frame when frame.heldByVmm() -> { }

@@ -10,6 +10,8 @@ import org.junit.jupiter.api.Timeout;
 import io.netpass.agent.capture.ArmedTaps;
 import io.netpass.agent.capture.CaptureProperties;
 import io.netpass.agent.capture.TapLocation;
+import io.netpass.agent.stream.FinalCountDatagrams;
+import io.netpass.agent.stream.FinalCountProperties;
 import io.netpass.agent.stream.PeerClient;
 import io.netpass.agent.testing.EthernetAddress;
 import io.netpass.agent.testing.Host;
@@ -31,8 +33,9 @@ class ArmedTimeoutIT {
                 defaults.stagingCapacity());
         CaptureProperties capture = CaptureProperties.defaults();
         try (NamespaceLab lab = new NamespaceLab();
+                FinalCountDatagrams datagrams = new FinalCountDatagrams(new FinalCountProperties(false, 0));
                 MigrationSessions sessions = new MigrationSessions(new ArmedTaps(capture), capture, shortArm,
-                        new PeerClient(() -> "unused"))) {
+                        new PeerClient(() -> "unused"), datagrams)) {
             Host host = lab.host("src");
             host.startVm("tapt0", EthernetAddress.of("52:54:00:6e:73:01"));
             TapLocation tap = new TapLocation(host.namespace().path(), "tapt0");

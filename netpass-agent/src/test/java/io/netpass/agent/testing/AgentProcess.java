@@ -153,6 +153,8 @@ public final class AgentProcess implements AutoCloseable {
             properties.put("server.address", "127.0.0.1");
             properties.put("management.server.port", Integer.toString(managementPort));
             properties.put("management.server.address", "127.0.0.1");
+            // Several agents share this host: each takes a free UDP port and tells its sources which.
+            properties.put("netpass.agent.final-count.port", "0");
             properties.put("netpass.agent.security.controller-token-file", controllerTokens.toAbsolutePath().toString());
             properties.put("netpass.agent.security.peer-token-file", peerTokens.toAbsolutePath().toString());
             properties.put("spring.main.banner-mode", "off");

@@ -1,0 +1,18 @@
+package io.netpass.agent.stream;
+
+import java.net.InetSocketAddress;
+
+/**
+ * Where a source sends its final-count datagram, and the key it seals it with: a {@link FinalCountRequest} placed.
+ */
+public record FinalCountTarget(InetSocketAddress address, byte[] key) {
+
+    public FinalCountTarget {
+        key = key.clone();
+    }
+
+    /** A sealer for this target's one datagram, prepared ahead of the switchover. */
+    public FinalCountDatagram.Sealer sealer(String migrationId) {
+        return FinalCountDatagram.sealer(migrationId, key);
+    }
+}
