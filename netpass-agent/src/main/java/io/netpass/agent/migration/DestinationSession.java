@@ -136,6 +136,7 @@ public final class DestinationSession {
      * once, on the watch thread that saw it, if the source's final count is in already, or else when it comes.
      */
     private void vmRunning(long nanos) {
+        boolean countIn;
         synchronized (this) {
             if (vmRunningNanos != 0 || state != SessionState.ARMED) {
                 return;
@@ -145,7 +146,8 @@ public final class DestinationSession {
             state = SessionState.FORWARDING;
             stagedAtRelease = staged.size();
             burstEnd = staged.isEmpty() ? FrameStreamDecoder.NO_SEQUENCE : staged.getLast().sequence();
-            awaitingFinalCount = !finalCountSeen;
+            countIn = finalCountSeen;
+            awaitingFinalCount = !countIn;
             if (awaitingFinalCount) {
                 // The source VM may still have read frames held here, up to its very last moment (QEMU reads the
                 // frame it then holds or purges late in the downtime): only a count the source took after it
@@ -156,10 +158,11 @@ public final class DestinationSession {
             }
         }
         released.tryEmitEmpty();
-        // Logged and told after the injection: either costs hundreds of µs.
-        peers.release(sourceAgent, migrationId).subscribe(null, error -> log.warn(
-                "{}: telling the source agent that the VM runs failed: {}", migrationId, error.getMessage()));
-        if (awaitingFinalCount) {
+        // Logged and told after the injection: either costs hundreds of µs. A source that sent its final count
+        // knows already: telling it would only take CPU from the burst.
+        if (!countIn) {
+            peers.release(sourceAgent, migrationId).subscribe(null, error -> log.warn(
+                    "{}: telling the source agent that the VM runs failed: {}", migrationId, error.getMessage()));
             log.info("{}: destination VM runs on {}; {} frames held for it wait for the source's final count of its "
                     + "VM's reads", migrationId, location, stagedAtRelease);
         } else {
