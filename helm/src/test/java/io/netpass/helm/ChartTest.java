@@ -118,8 +118,9 @@ class ChartTest {
                 .containsExactlyInAnyOrder("NET_RAW", "NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE");
         // The API server refuses allowPrivilegeEscalation: false together with CAP_SYS_ADMIN.
         assertThat(agent.getSecurityContext().getAllowPrivilegeEscalation()).isNull();
-        assertThat(agent.getPorts()).extracting(p -> p.getName() + "=" + p.getContainerPort())
-                .containsExactly("api=7070", "management=9091");
+        assertThat(agent.getPorts())
+                .extracting(port -> port.getName() + "=" + port.getContainerPort() + "/" + port.getProtocol())
+                .containsExactly("api=7070/TCP", "management=9091/TCP", "final-count=7070/UDP");
     }
 
     @Test
@@ -205,6 +206,7 @@ class ChartTest {
         assertThat(path(agentConfig, "netpass.agent.security.peer-token-file")).isEqualTo(agentTokens + "/peer.token");
         assertThat(path(agentConfig, "server.port")).isEqualTo(7070);
         assertThat(path(agentConfig, "management.server.port")).isEqualTo(9091);
+        assertThat(path(agentConfig, "netpass.agent.final-count.port")).isEqualTo(7070);
 
         PodSpec controller = only(objects, Deployment.class).getSpec().getTemplate().getSpec();
         assertThat(volume(controller, "tokens").getSecret().getItems()).extracting(i -> i.getKey())

@@ -202,6 +202,10 @@ final class RenderedPod implements AutoCloseable {
                     "--server.address=127.0.0.1", "--server.port=" + apiPort,
                     "--management.server.address=127.0.0.1", "--management.server.port=" + managementPort,
                     "--spring.main.banner-mode=off"));
+            if (container.getPorts().stream().anyMatch(port -> "final-count".equals(port.getName()))) {
+                // A UDP port on every address: any free one, as other agents may hold the pod's on this host.
+                command.add("--netpass.agent.final-count.port=0");
+            }
             command.addAll(arguments);
             ProcessBuilder builder = new ProcessBuilder(command);
             for (EnvVar variable : container.getEnv()) {

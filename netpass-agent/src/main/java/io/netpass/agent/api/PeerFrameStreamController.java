@@ -68,8 +68,9 @@ public class PeerFrameStreamController {
             @RequestHeader(name = FinalCountRequest.KEY_HEADER, required = false)
             @Pattern(regexp = FinalCountRequest.KEY_PATTERN) @Nullable String finalCountKey,
             ServerHttpRequest request, ServerHttpResponse response) {
-        Flux<DataBuffer> body = sessions.source(migrationId).frames(after, hold,
-                finalCountTarget(finalCountPort, finalCountKey, request), response.bufferFactory());
+        FinalCountTarget finalCountTarget = finalCountTarget(finalCountPort, finalCountKey, request);
+        Flux<DataBuffer> body = sessions.source(migrationId).frames(after, hold, finalCountTarget,
+                response.bufferFactory());
         response.getHeaders().setContentType(PeerClient.FRAME_STREAM);
         return response.writeWith(body.doOnDiscard(DataBuffer.class, DataBufferUtils::release));
     }

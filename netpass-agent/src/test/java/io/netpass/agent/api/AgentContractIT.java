@@ -12,6 +12,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import io.netpass.agent.stream.FinalCountRequest;
 import io.netpass.agent.testing.AgentApi;
 import io.netpass.agent.testing.AgentContract;
 import io.netpass.agent.testing.AgentProcess;
@@ -83,6 +84,10 @@ class AgentContractIT {
                 .isEqualTo(ApiPatterns.KUBERNETES_NAMESPACE);
         assertThat(((Schema<?>) schemas.get("KubevirtVmi").getProperties().get("name")).getPattern())
                 .isEqualTo(ApiPatterns.KUBERNETES_NAME);
+        assertThat(AgentContract.load().openApi().getPaths().get(AgentApi.PEER_FRAMES).getGet().getParameters())
+                .filteredOn(parameter -> FinalCountRequest.KEY_HEADER.equals(parameter.getName()))
+                .singleElement().extracting(parameter -> parameter.getSchema().getPattern())
+                .isEqualTo(FinalCountRequest.KEY_PATTERN);
     }
 
     @Test
@@ -118,6 +123,19 @@ class AgentContractIT {
         assertThat(peer.release("-bad").status()).isEqualTo(400);
         assertThat(peer.request("GET", AgentApi.PEER_FRAMES, "/v1/peer/migrations/nope/frames?after=x", null)
                 .status()).isEqualTo(400);
+        String key = "A".repeat(43) + "=";
+        assertThat(peer.pull("nope", -1, Map.of(FinalCountRequest.PORT_HEADER, "7070")))
+                .as("a final-count port without its key")
+                .extracting(AgentApi.Response::status, AgentApi.Response::problem).containsExactly(400, true);
+        assertThat(peer.pull("nope", -1, Map.of(FinalCountRequest.KEY_HEADER, key)))
+                .as("a final-count key without its port")
+                .extracting(AgentApi.Response::status, AgentApi.Response::problem).containsExactly(400, true);
+        assertThat(peer.pull("nope", -1, Map.of(FinalCountRequest.PORT_HEADER, "0", FinalCountRequest.KEY_HEADER, key))
+                .status()).isEqualTo(400);
+        assertThat(peer.pull("nope", -1, Map.of(FinalCountRequest.PORT_HEADER, "7070", FinalCountRequest.KEY_HEADER,
+                "short=")).status()).isEqualTo(400);
+        assertThat(peer.pull("nope", -1, Map.of(FinalCountRequest.PORT_HEADER, "7070", FinalCountRequest.KEY_HEADER,
+                key)).status()).as("both, well-formed: past the headers' checks").isEqualTo(404);
         assertThat(api.armSource("c-1", "tapnothere0", null, java.util.List.of("52:54:00:6e:74:01")).status())
                 .isEqualTo(422);
         assertThat(api.discover("{\"libvirtDomain\":\"nothere-contract\"}").status()).isEqualTo(404);

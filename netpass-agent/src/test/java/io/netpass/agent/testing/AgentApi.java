@@ -140,7 +140,13 @@ public final class AgentApi {
 
     /** A pull as a peer would make it, read whole (for refusals: an accepted pull streams until its END). */
     public Response pull(String migrationId, long after) {
-        return request("GET", PEER_FRAMES, expand(PEER_FRAMES, migrationId, null) + "?after=" + after, null);
+        return pull(migrationId, after, Map.of());
+    }
+
+    /** As {@link #pull(String, long)}, with {@code headers} added to the request. */
+    public Response pull(String migrationId, long after, Map<String, String> headers) {
+        return request("GET", PEER_FRAMES, expand(PEER_FRAMES, migrationId, null) + "?after=" + after, null, null,
+                headers);
     }
 
     /**
@@ -154,9 +160,15 @@ public final class AgentApi {
     /** As {@link #request(String, String, String, String)}, with the body's content type given (none if null). */
     public Response request(String method, String template, String path, @Nullable String body,
             @Nullable String contentType) {
+        return request(method, template, path, body, contentType, Map.of());
+    }
+
+    private Response request(String method, String template, String path, @Nullable String body,
+            @Nullable String contentType, Map<String, String> headers) {
         HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve(path)).timeout(TIMEOUT)
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                         : HttpRequest.BodyPublishers.ofString(body));
+        headers.forEach(request::header);
         if (contentType != null) {
             request.header("Content-Type", contentType);
         }
