@@ -83,6 +83,8 @@ public final class SourceSession {
     private final AtomicBoolean finalCountDatagramSent = new AtomicBoolean();
     /** Where the destination asked for the final-count datagram, if it did. */
     private volatile @Nullable FinalCountRoute finalCountRoute;
+    /** Whether every read the tap counted after the VM moved was matched (by the capture thread, for the datagram). */
+    private volatile boolean countedAfterSwitchover;
 
     /** Where the final-count datagram goes, and its sealer, prepared when the destination asked for it. */
     private record FinalCountRoute(FinalCountTarget target, FinalCountDatagram.Sealer sealer) {
@@ -173,6 +175,7 @@ public final class SourceSession {
         if (route != null) {
             CaptureSession.ReadCount count = capture.readCountNow();
             if (count != null) {
+                countedAfterSwitchover = true;
                 sendFinalCountDatagram(route, count);
             }
         }
@@ -331,7 +334,9 @@ public final class SourceSession {
         releasedNanos = System.nanoTime();
         state = SessionState.FORWARDING;
         // Reads the tap counted just before the pause must be matched first, or a frame the VM has would be sent.
-        boolean accounted = capture.awaitReadsAccounted(properties.readsAccountedTimeout());
+        // The capture thread may have matched them all already, after the switchover, for the datagram.
+        boolean accounted = countedAfterSwitchover
+                || capture.awaitReadsAccounted(properties.readsAccountedTimeout());
         readsAccountedNanos = System.nanoTime();
         if (!accounted) {
             log.warn("{}: tap reads not yet matched after {}; forwarding may repeat frames the VM read",
