@@ -12,6 +12,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
@@ -23,6 +24,7 @@ import org.slf4j.LoggerFactory;
 
 import io.netpass.agent.linux.CaptureRing;
 import io.netpass.agent.linux.CapturedFrame;
+import io.netpass.agent.linux.FrameFromSocket;
 import io.netpass.agent.linux.InterfaceNotFoundException;
 import io.netpass.agent.linux.Link;
 import io.netpass.agent.linux.NetworkLinks;
@@ -46,6 +48,7 @@ public final class CaptureSession implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(CaptureSession.class);
     private static final long TIMER_SLACK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
+    private static final int FRAME_FROM_POLL_MILLIS = 100;
     /** For {@link #readKeptAfter}: frames captured at any time. */
     public static final long ANY_CAPTURE_TIME = KeptFrames.NO_AGE_LIMIT;
 
@@ -58,6 +61,8 @@ public final class CaptureSession implements AutoCloseable {
     }
 
     private final TapLocation location;
+    private final NetworkNamespace namespace;
+    private final Link link;
     private final NetworkLinks links;
     private final int ifindex;
     private final CaptureProperties properties;
@@ -95,13 +100,21 @@ public final class CaptureSession implements AutoCloseable {
     private long readsCountedAt;
     private long wakeups;
 
-    /** An action to run once, on the capture thread, for a frame handed to the tap from one of some addresses. */
-    private record FrameFromWatch(Set<Long> sourceMacs, Runnable action) {
+    /** An action to run once for a frame handed to the tap from one of some addresses. */
+    private record FrameFromWatch(Set<Long> sourceMacs, Runnable action, AtomicBoolean ran) {
+
+        void runOnce() {
+            if (ran.compareAndSet(false, true)) {
+                action.run();
+            }
+        }
     }
 
     private CaptureSession(TapLocation location, NetworkNamespace namespace, NetworkLinks links, Link link,
             CaptureProperties properties, Runnable onClose) {
         this.location = location;
+        this.namespace = namespace;
+        this.link = link;
         this.links = links;
         this.ifindex = link.index();
         this.properties = properties;
@@ -394,7 +407,7 @@ public final class CaptureSession implements AutoCloseable {
         if (watch != null && frame.frameLength() >= 12
                 && watch.sourceMacs().contains(MacAddress.read(frame.frame(), 6))) {
             frameFromWatch = null;
-            watch.action().run();
+            watch.runOnce();
         }
         switch (kept.append(nextSequence++, capturedNanos, frame)) {
             case STORED -> { }
@@ -468,12 +481,34 @@ public final class CaptureSession implements AutoCloseable {
     }
 
     /**
-     * Runs {@code action} once, on the capture thread (so it must not block), when a frame whose source address is
-     * one of {@code sourceMacs} is handed to the tap from now on: for a migration's source tap, the moved VM's own
-     * announcement flooded back to its old port.
+     * Runs {@code action} once, when a frame whose source address is one of {@code sourceMacs} is handed to the tap
+     * from now on: for a migration's source tap, the moved VM's own announcement flooded back to its old port. A
+     * thread of its own waits for such a frame on a filtered packet socket, which wakes it at once; the capture
+     * thread, which sees the frame up to a ring block timeout later, runs the action if that thread could not
+     * (the socket failed to open). The action must not block for long (it may run on the capture thread).
      */
     public void whenFrameFrom(Set<Long> sourceMacs, Runnable action) {
-        frameFromWatch = new FrameFromWatch(Set.copyOf(sourceMacs), action);
+        FrameFromWatch watch = new FrameFromWatch(Set.copyOf(sourceMacs), action, new AtomicBoolean());
+        frameFromWatch = watch;
+        FrameFromSocket socket;
+        try {
+            socket = FrameFromSocket.open(namespace, link, List.copyOf(sourceMacs));
+        } catch (RuntimeException e) {
+            log.warn("{}: cannot watch for the VM's frames on a socket of their own ({}); the capture sees them, up "
+                    + "to a block timeout later", location, e.getMessage());
+            return;
+        }
+        Thread.ofPlatform().name("frame-from-" + link.name()).daemon().start(() -> {
+            try (socket) {
+                while (!closed && !stopRequested && !watch.ran().get()) {
+                    if (socket.awaitFrame(FRAME_FROM_POLL_MILLIS)) {
+                        watch.runOnce();
+                    }
+                }
+            } catch (RuntimeException e) {
+                log.debug("{}: watching for the VM's frames ended: {}", location, e.getMessage());
+            }
+        });
     }
 
     /** Whether capture has ended, because it was stopped or the tap disappeared. */

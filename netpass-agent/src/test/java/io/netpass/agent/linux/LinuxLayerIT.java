@@ -100,6 +100,25 @@ class LinuxLayerIT {
     }
 
     @Test
+    void aFrameFromSocketWakesOnlyForFramesHandedToTheTapFromItsAddresses() {
+        Link tap = hostLinks.byName(TAP);
+        try (FrameFromSocket fromClient = FrameFromSocket.open(host.network(), tap, List.of(client.mac().value()));
+                FrameFromSocket fromVm = FrameFromSocket.open(host.network(), tap, List.of(VM_MAC.value()));
+                FrameSender sender = client.sender()) {
+            assertThat(fromClient.awaitFrame(0)).as("nothing sent yet").isFalse();
+
+            // The VM's own frame leaves through the tap the other way: not one handed to it.
+            vm.announce();
+            assertThat(fromVm.awaitFrame((int) QUIET.toMillis())).as("the VM's own frame").isFalse();
+
+            sender.send(client.trafficTo(VM_MAC), 0, 1);
+            assertThat(fromClient.awaitFrame((int) ARRIVAL.toMillis())).as("the client's frame to the VM").isTrue();
+            assertThat(fromVm.awaitFrame((int) QUIET.toMillis())).as("a frame from another address").isFalse();
+            assertThat(fromClient.awaitFrame(0)).as("consumed").isFalse();
+        }
+    }
+
+    @Test
     void gsoFrameCrossesTheBridgeWholeAndIsCapturedWithItsVirtioHeader() {
         GsoTcpFrame gso = GsoTcpFrame.of(client.mac(), VM_MAC, 20_000, 1);
         try (CaptureRing ring = openRing(); FrameSender sender = client.sender()) {
