@@ -109,14 +109,8 @@ public final class DestinationSession {
         this.peers = peers;
         this.properties = properties;
         this.injectionScheduler = injectionScheduler;
-        if (datagrams.listening()) {
-            byte[] key = FinalCountDatagram.newKey();
-            this.finalCountRequest = new FinalCountRequest(datagrams.port(), key);
-            this.finalCountListener = datagrams.listen(migrationId, key, this::finalCountDatagram);
-        } else {
-            this.finalCountRequest = null;
-            this.finalCountListener = null;
-        }
+        byte[] key = FinalCountDatagram.newKey();
+        this.finalCountRequest = datagrams.listening() ? new FinalCountRequest(datagrams.port(), key) : null;
         this.watch = TapWatch.start(location, vmMacs, captureProperties, this::vmRunning);
         try {
             // Opened now, off the event loop and before the VM can run, when growing its ring drops nothing.
@@ -125,9 +119,11 @@ public final class DestinationSession {
             this.injector = opened;
         } catch (RuntimeException e) {
             watch.close();
-            stopListening();
             throw e;
         }
+        // Before the stream that hands the key to the source is opened: no datagram can come sooner.
+        this.finalCountListener = finalCountRequest == null ? null
+                : datagrams.listen(migrationId, key, this::finalCountDatagram);
         startPulling();
     }
 
