@@ -38,7 +38,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * when it learns of the switchover (docs/frame-stream.md, "Exactness"). With the source agent frozen (SIGSTOP)
  * across the switchover, as a host starved of CPU freezes it, no such count comes: the destination waits and injects
  * once the source thaws; frozen past the reads-accounted timeout, it injects anyway and counts the release. The count
- * comes first by datagram, which only the migration's key opens.
+ * comes first by datagram, which only the migration's key opens, and on the stream alone to a destination that asks
+ * for no datagram.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -55,6 +56,8 @@ class FinalReadCountIT {
     private Client client;
     private AgentProcess sourceAgent;
     private AgentProcess destinationAgent;
+    /** A destination that asks for no final-count datagram: the count comes on the stream alone. */
+    private AgentProcess streamOnlyDestinationAgent;
     private final int destinationDatagramPort = freeUdpPort();
 
     @BeforeAll
@@ -66,6 +69,8 @@ class FinalReadCountIT {
         CompletableFuture<AgentProcess> b = CompletableFuture.supplyAsync(() -> AgentProcess.start("b", work,
                 fakeVmReads, "--netpass.agent.forwarding.reads-accounted-timeout=1s",
                 "--netpass.agent.final-count.port=" + destinationDatagramPort));
+        CompletableFuture<AgentProcess> c = CompletableFuture.supplyAsync(() -> AgentProcess.start("c", work,
+                fakeVmReads, "--netpass.agent.final-count.enabled=false"));
         lab = new NamespaceLab();
         sourceHost = lab.host("src");
         destinationHost = lab.host("dst");
@@ -74,15 +79,19 @@ class FinalReadCountIT {
         try {
             sourceAgent = a.get(2, TimeUnit.MINUTES);
         } finally {
-            // Kept even when the other agent fails to start, so that the class's clean-up stops it.
-            destinationAgent = b.get(2, TimeUnit.MINUTES);
+            // Kept even when another agent fails to start, so that the class's clean-up stops it.
+            try {
+                destinationAgent = b.get(2, TimeUnit.MINUTES);
+            } finally {
+                streamOnlyDestinationAgent = c.get(2, TimeUnit.MINUTES);
+            }
         }
     }
 
     @AfterAll
     void stop() {
         try {
-            AgentProcess.closeCheckingLeaks(sourceAgent, destinationAgent);
+            AgentProcess.closeCheckingLeaks(sourceAgent, destinationAgent, streamOnlyDestinationAgent);
         } finally {
             if (lab != null) {
                 lab.close();
@@ -163,6 +172,22 @@ class FinalReadCountIT {
     }
 
     @Test
+    void aDestinationThatAsksForNoDatagramGetsTheFinalCountOnTheStreamAlone() throws Exception {
+        try (Switchover run = Switchover.prepare(this, streamOnlyDestinationAgent, "m-stream-only", "tapa5", "tapb5",
+                EthernetAddress.of("52:54:00:6e:73:05"))) {
+            run.resumeDestination();
+
+            await(() -> run.destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, run);
+            JsonNode destination = run.destinationSession();
+            assertThat(destination.path("counters").path("finalCountByDatagram").asLong()).as("%s", destination)
+                    .isZero();
+            assertThat(destination.path("counters").path("releasesWithoutFinalCount").asLong()).isZero();
+            assertThat(run.destinationVm.awaitFrames(KEPT + 1, TIMEOUT)).hasSize(KEPT + 1);
+            assertThat(run.destinationVm.sequences()).containsExactlyElementsOf(run.sent());
+        }
+    }
+
+    @Test
     void datagramsNotSealedWithTheMigrationsKeyAreRefusedAndWithdrawNothing() throws Exception {
         try (Switchover run = Switchover.prepare(this, "m-forged", "tapa4", "tapb4",
                 EthernetAddress.of("52:54:00:6e:73:04"))) {
@@ -214,11 +239,16 @@ class FinalReadCountIT {
     }
 
     /** Two armed hosts whose paused source VM was sent {@value #KEPT} frames, all held by the destination. */
-    private record Switchover(FinalReadCountIT test, String migrationId, FakeVm sourceVm, FakeVm destinationVm)
-            implements AutoCloseable {
+    private record Switchover(FinalReadCountIT test, AgentProcess destinationAgent, String migrationId,
+            FakeVm sourceVm, FakeVm destinationVm) implements AutoCloseable {
 
         static Switchover prepare(FinalReadCountIT test, String migrationId, String sourceTap, String destinationTap,
                 EthernetAddress mac) {
+            return prepare(test, test.destinationAgent, migrationId, sourceTap, destinationTap, mac);
+        }
+
+        static Switchover prepare(FinalReadCountIT test, AgentProcess destinationAgent, String migrationId,
+                String sourceTap, String destinationTap, EthernetAddress mac) {
             FakeVm sourceVm = test.sourceHost.startVm(sourceTap, mac);
             FakeVm destinationVm = test.destinationHost.startVm(destinationTap, mac);
             sourceVm.announce();
@@ -227,10 +257,10 @@ class FinalReadCountIT {
             List<String> macs = List.of(mac.toString());
             assertThat(test.sourceAgent.api().armSource(migrationId, sourceTap,
                     test.sourceHost.namespace().path().toString(), macs).status()).isEqualTo(200);
-            assertThat(test.destinationAgent.api().armDestination(migrationId, destinationTap,
+            assertThat(destinationAgent.api().armDestination(migrationId, destinationTap,
                     test.destinationHost.namespace().path().toString(), macs, test.sourceAgent.baseUri()).status())
                     .isEqualTo(200);
-            Switchover run = new Switchover(test, migrationId, sourceVm, destinationVm);
+            Switchover run = new Switchover(test, destinationAgent, migrationId, sourceVm, destinationVm);
             sourceVm.pause();
             try (FrameSender sender = test.client.sender()) {
                 sender.send(test.client.trafficTo(mac), 0, KEPT);
@@ -245,7 +275,7 @@ class FinalReadCountIT {
         }
 
         JsonNode destinationSession() {
-            return test.destinationAgent.api().session(migrationId, "destination");
+            return destinationAgent.api().session(migrationId, "destination");
         }
 
         List<Long> sent() {
@@ -255,7 +285,7 @@ class FinalReadCountIT {
         @Override
         public void close() {
             test.sourceAgent.api().disarm(migrationId, "source");
-            test.destinationAgent.api().disarm(migrationId, "destination");
+            destinationAgent.api().disarm(migrationId, "destination");
             sourceVm.close();
             destinationVm.close();
         }
