@@ -97,7 +97,7 @@ public final class DestinationSession {
     private boolean finalCountByDatagram;
     private @Nullable SourceRead finalCountToLog;
     private final @Nullable FinalCountRequest finalCountRequest;
-    private final @Nullable AutoCloseable finalCountListener;
+    private final FinalCountDatagrams.@Nullable Listening finalCountListener;
 
     DestinationSession(String migrationId, TapLocation location, List<String> vmMacs, URI sourceAgent,
             PeerClient peers, ForwardingProperties properties, CaptureProperties captureProperties,
@@ -476,11 +476,7 @@ public final class DestinationSession {
 
     private void stopListening() {
         if (finalCountListener != null) {
-            try {
-                finalCountListener.close();
-            } catch (Exception e) {
-                log.debug("{}: {}", migrationId, e.getMessage());
-            }
+            finalCountListener.close();
         }
     }
 

@@ -9,6 +9,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -81,18 +82,18 @@ public final class SourceSession {
     private volatile long finalCountDatagramSentNanos;
     private final FinalCountDatagrams datagrams;
     private final AtomicBoolean finalCountDatagramSent = new AtomicBoolean();
-    /** Where the destination asked for the final-count datagram, if it did. */
-    private volatile @Nullable FinalCountRoute finalCountRoute;
-    /** Whether every read the tap counted after the VM moved was matched (by the capture thread, for the datagram). */
+    /** Where the destination asked for the final-count datagram, once it did. */
+    private final AtomicReference<@Nullable FinalCountRoute> finalCountRoute = new AtomicReference<>();
+    /** Whether every read the tap counted after the VM moved was matched, when the datagram's count was taken. */
     private volatile boolean countedAfterSwitchover;
-
-    /** Where the final-count datagram goes, and its sealer, prepared when the destination asked for it. */
-    private record FinalCountRoute(FinalCountTarget target, FinalCountDatagram.Sealer sealer) {
-    }
     private final CountDownLatch releaseOrAbort = new CountDownLatch(1);
     /** Whether the reads the tap counted at the release were all matched: then the count is final. */
     private volatile boolean readsFinal;
     private volatile @Nullable String failure;
+
+    /** Where the final-count datagram goes, and its sealer, prepared when the destination asked for it. */
+    private record FinalCountRoute(FinalCountTarget target, FinalCountDatagram.Sealer sealer) {
+    }
 
     SourceSession(String migrationId, CaptureSession capture, Set<Long> vmMacs,
             ForwardingProperties properties, Scheduler forwardingScheduler, FinalCountDatagrams datagrams) {
@@ -162,16 +163,15 @@ public final class SourceSession {
     }
 
     /**
-     * The moved VM's own frame reached this tap: it runs elsewhere. On the capture thread, which has just matched
-     * every read it knows of, the final count is taken and sent at once, before any other thread is woken for the
-     * release: each wake-up would cost the destination's VM a fraction of a millisecond. One counter read (an
-     * rtnetlink request) holds up the capture that long, once per migration.
+     * The moved VM's own frame reached this tap: it runs elsewhere. On the thread that saw it (the capture's watch
+     * for it, see {@link CaptureSession#whenFrameFrom}), the final count is taken and sent at once, before any other
+     * thread is woken for the release: each wake-up would cost the destination's VM a fraction of a millisecond.
      */
     private void vmFrameFloodedBack() {
         if (state == SessionState.ABORTED || !markReleaseRequested(ReleaseTrigger.VM_FRAME_FLOODED_BACK)) {
             return;
         }
-        FinalCountRoute route = finalCountRoute;
+        FinalCountRoute route = finalCountRoute.get();
         if (route != null) {
             CaptureSession.ReadCount count = capture.readCountNow();
             if (count != null) {
@@ -296,9 +296,9 @@ public final class SourceSession {
         if (state == SessionState.ABORTED) {
             return Flux.error(new SessionFinishedException(migrationId, MigrationRole.SOURCE, state));
         }
-        if (finalCount != null && finalCountRoute == null) {
-            FinalCountRoute route = new FinalCountRoute(finalCount, finalCount.sealer(migrationId));
-            finalCountRoute = route;
+        FinalCountRoute route = finalCount == null ? null
+                : new FinalCountRoute(finalCount, finalCount.sealer(migrationId));
+        if (route != null && finalCountRoute.compareAndSet(null, route)) {
             // Waiting already, so that the count leaves the moment the release is requested.
             Thread.ofPlatform().name("final-count-" + migrationId).daemon()
                     .start(() -> awaitReleaseThenSendFinalCount(route));

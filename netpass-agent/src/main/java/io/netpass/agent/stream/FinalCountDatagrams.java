@@ -51,6 +51,13 @@ public final class FinalCountDatagrams implements MeterBinder, AutoCloseable {
     private record Listener(FinalCountDatagram.Opener opener, Predicate<List<FrameStreamRecord>> onFinalCount) {
     }
 
+    /** A session listening for its migration's datagrams; closing it stops that. */
+    @FunctionalInterface
+    public interface Listening extends AutoCloseable {
+        @Override
+        void close();
+    }
+
     private final FinalCountProperties properties;
     private final DatagramChannel channel;
     private final Map<String, Listener> listeners = new ConcurrentHashMap<>();
@@ -122,7 +129,7 @@ public final class FinalCountDatagrams implements MeterBinder, AutoCloseable {
      * on the receiving thread, which it must not hold up; it returns whether the count was the first one the
      * session got.
      */
-    public AutoCloseable listen(String migrationId, byte[] key, Predicate<List<FrameStreamRecord>> onFinalCount) {
+    public Listening listen(String migrationId, byte[] key, Predicate<List<FrameStreamRecord>> onFinalCount) {
         Listener listener = new Listener(FinalCountDatagram.opener(key), onFinalCount);
         listeners.put(migrationId, listener);
         return () -> listeners.remove(migrationId, listener);
