@@ -115,14 +115,11 @@ class FinalReadCountIT {
             } finally {
                 signal(sourceAgent, "CONT");
             }
-            await(() -> run.destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, run);
-            JsonNode destination = run.destinationSession();
+            JsonNode destination = run.awaitAllInjected();
             assertThat(destination.path("timings").path("releaseToFinalCountMicros").asLong())
                     .as("%s", destination).isGreaterThanOrEqualTo(300_000);
             assertThat(destination.path("counters").path("releasesWithoutFinalCount").asLong()).isZero();
-            // Plus the source VM's announcement, read before the destination VM paused.
-            assertThat(run.destinationVm.awaitFrames(KEPT + 1, TIMEOUT)).hasSize(KEPT + 1);
-            assertThat(run.destinationVm.sequences()).containsExactlyElementsOf(run.sent());
+            run.assertEveryFrameReadOnce();
         }
     }
 
@@ -134,8 +131,7 @@ class FinalReadCountIT {
             try {
                 LockSupport.parkNanos(FROZEN_BEFORE_RESUME.toNanos());
                 run.resumeDestination();
-                await(() -> run.destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, run);
-                JsonNode destination = run.destinationSession();
+                JsonNode destination = run.awaitAllInjected();
                 assertThat(destination.path("counters").path("releasesWithoutFinalCount").asLong())
                         .as("%s", destination).isEqualTo(1);
                 assertThat(destination.path("timings").path("releaseToFirstInjectionMicros").asLong())
@@ -143,9 +139,7 @@ class FinalReadCountIT {
             } finally {
                 signal(sourceAgent, "CONT");
             }
-            // Plus the source VM's announcement, read before the destination VM paused.
-            assertThat(run.destinationVm.awaitFrames(KEPT + 1, TIMEOUT)).hasSize(KEPT + 1);
-            assertThat(run.destinationVm.sequences()).containsExactlyElementsOf(run.sent());
+            run.assertEveryFrameReadOnce();
         }
     }
 
@@ -156,15 +150,12 @@ class FinalReadCountIT {
                 EthernetAddress.of("52:54:00:6e:73:03"))) {
             run.resumeDestination();
 
-            await(() -> run.destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, run);
-            JsonNode destination = run.destinationSession();
+            JsonNode destination = run.awaitAllInjected();
             assertThat(destination.path("counters").path("finalCountByDatagram").asLong()).as("%s", destination)
                     .isEqualTo(1);
             assertThat(destination.path("counters").path("releasesWithoutFinalCount").asLong()).isZero();
             assertThat(datagrams("accepted")).isEqualTo(acceptedBefore + 1);
-            // Plus the source VM's announcement, read before the destination VM paused.
-            assertThat(run.destinationVm.awaitFrames(KEPT + 1, TIMEOUT)).hasSize(KEPT + 1);
-            assertThat(run.destinationVm.sequences()).containsExactlyElementsOf(run.sent());
+            run.assertEveryFrameReadOnce();
             // The stream's copy of the count, which comes after, says the same: nothing was read after injection.
             await(() -> run.destinationSession().path("state").asString().equals("completed"), run);
             assertThat(run.destinationSession().path("counters").path("readAfterInjection").asLong()).isZero();
@@ -177,13 +168,11 @@ class FinalReadCountIT {
                 EthernetAddress.of("52:54:00:6e:73:05"))) {
             run.resumeDestination();
 
-            await(() -> run.destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, run);
-            JsonNode destination = run.destinationSession();
+            JsonNode destination = run.awaitAllInjected();
             assertThat(destination.path("counters").path("finalCountByDatagram").asLong()).as("%s", destination)
                     .isZero();
             assertThat(destination.path("counters").path("releasesWithoutFinalCount").asLong()).isZero();
-            assertThat(run.destinationVm.awaitFrames(KEPT + 1, TIMEOUT)).hasSize(KEPT + 1);
-            assertThat(run.destinationVm.sequences()).containsExactlyElementsOf(run.sent());
+            run.assertEveryFrameReadOnce();
         }
     }
 
@@ -212,9 +201,8 @@ class FinalReadCountIT {
 
             run.resumeDestination();
 
-            await(() -> run.destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, run);
-            assertThat(run.destinationVm.awaitFrames(KEPT + 1, TIMEOUT)).hasSize(KEPT + 1);
-            assertThat(run.destinationVm.sequences()).containsExactlyElementsOf(run.sent());
+            run.awaitAllInjected();
+            run.assertEveryFrameReadOnce();
         }
     }
 
@@ -276,6 +264,18 @@ class FinalReadCountIT {
 
         JsonNode destinationSession() {
             return destinationAgent.api().session(migrationId, "destination");
+        }
+
+        /** The destination session once it injected every kept frame. */
+        JsonNode awaitAllInjected() {
+            await(() -> destinationSession().path("counters").path("injectedFrames").asLong() == KEPT, this);
+            return destinationSession();
+        }
+
+        /** The destination VM read every frame sent, once each, in order (after the source VM's announcement). */
+        void assertEveryFrameReadOnce() {
+            assertThat(destinationVm.awaitFrames(KEPT + 1, TIMEOUT)).hasSize(KEPT + 1);
+            assertThat(destinationVm.sequences()).containsExactlyElementsOf(sent());
         }
 
         List<Long> sent() {
