@@ -579,7 +579,7 @@ public final class CaptureSession implements AutoCloseable {
             if (!thread.isAlive()) {
                 return true;
             }
-            readsSinceArm = links.byIndex(ifindex).counters().readFrames() - baseline.readFrames();
+            readsSinceArm = readsSinceArmNow();
         } catch (InterfaceNotFoundException | IllegalStateException e) {
             // The tap is gone or the capture just ended: its final reconciliation covers every read.
             stopCapture();
@@ -599,6 +599,11 @@ public final class CaptureSession implements AutoCloseable {
         }
     }
 
+    /** The frames the VM has read since counting started, by the tap's counter read now (one rtnetlink request). */
+    private long readsSinceArmNow() {
+        return links.byIndex(ifindex).counters().readFrames() - baseline.readFrames();
+    }
+
     /**
      * The VM's reads as counted now, if every one of them is matched to a kept frame (else null: some are matched
      * only by a later reconciliation). Reads the tap's counters at once, on the calling thread, which may be the
@@ -611,8 +616,7 @@ public final class CaptureSession implements AutoCloseable {
                 return null;
             }
             long started = System.nanoTime();
-            long readsSinceArm = links.byIndex(ifindex).counters().readFrames() - baseline.readFrames();
-            return readsSinceArm <= readReleased ? new ReadCount(kept.readThrough(), started) : null;
+            return readsSinceArmNow() <= readReleased ? new ReadCount(kept.readThrough(), started) : null;
         } catch (InterfaceNotFoundException | IllegalStateException e) {
             return null;
         } finally {

@@ -63,10 +63,12 @@ public final class FinalCountDatagram {
         byte[] id = migrationId(migrationId);
         byte[] nonce = new byte[NONCE_BYTES];
         RANDOM.nextBytes(nonce);
-        byte[] header = ByteBuffer.allocate(MAGIC.length + 2 + id.length + NONCE_BYTES)
+        byte[] header = ByteBuffer.allocate(headerBytes(id.length))
                 .put(MAGIC).put((byte) VERSION).put((byte) id.length).put(id).put(nonce).array();
         try {
-            return new Sealer(header, cipher(Cipher.ENCRYPT_MODE, key, nonce));
+            Cipher cipher = Cipher.getInstance(TRANSFORMATION);
+            cipher.init(Cipher.ENCRYPT_MODE, keySpec(key), new GCMParameterSpec(TAG_BITS, nonce));
+            return new Sealer(header, cipher);
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("AES-GCM is not available", e);
         }
@@ -167,11 +169,9 @@ public final class FinalCountDatagram {
 
     /** Prepares the opening of datagrams sealed with {@code key}: the cipher looked up ahead of the switchover. */
     public static Opener opener(byte[] key) {
-        if (key.length != KEY_BYTES) {
-            throw new IllegalArgumentException("a final-count key has " + KEY_BYTES + " bytes, not " + key.length);
-        }
+        SecretKeySpec spec = keySpec(key);
         try {
-            return new Opener(new SecretKeySpec(key, "AES"), Cipher.getInstance(TRANSFORMATION));
+            return new Opener(spec, Cipher.getInstance(TRANSFORMATION));
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("AES-GCM is not available", e);
         }
@@ -191,7 +191,7 @@ public final class FinalCountDatagram {
         /** See {@link FinalCountDatagram#open(ByteBuffer, byte[])}. */
         public List<FrameStreamRecord> open(ByteBuffer datagram) {
             String migrationId = migrationId(datagram);
-            int headerBytes = MAGIC.length + 2 + migrationId.length() + NONCE_BYTES;
+            int headerBytes = headerBytes(migrationId.length());
             byte[] bytes = new byte[datagram.remaining()];
             datagram.duplicate().get(bytes);
             byte[] plaintext;
@@ -232,12 +232,15 @@ public final class FinalCountDatagram {
         return id;
     }
 
-    private static Cipher cipher(int mode, byte[] key, byte[] nonce) throws GeneralSecurityException {
+    /** Magic, version, id length, the id and the nonce: the bytes before the ciphertext. */
+    private static int headerBytes(int migrationIdLength) {
+        return MAGIC.length + 2 + migrationIdLength + NONCE_BYTES;
+    }
+
+    private static SecretKeySpec keySpec(byte[] key) {
         if (key.length != KEY_BYTES) {
             throw new IllegalArgumentException("a final-count key has " + KEY_BYTES + " bytes, not " + key.length);
         }
-        Cipher cipher = Cipher.getInstance(TRANSFORMATION);
-        cipher.init(mode, new SecretKeySpec(key, "AES"), new GCMParameterSpec(TAG_BITS, nonce));
-        return cipher;
+        return new SecretKeySpec(key, "AES");
     }
 }

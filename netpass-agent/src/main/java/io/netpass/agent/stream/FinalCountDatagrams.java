@@ -8,6 +8,7 @@ import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.DatagramChannel;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -61,7 +62,7 @@ public final class FinalCountDatagrams implements MeterBinder, AutoCloseable {
     private final FinalCountProperties properties;
     private final DatagramChannel channel;
     private final Map<String, Listener> listeners = new ConcurrentHashMap<>();
-    private final Map<Outcome, AtomicLong> received = new ConcurrentHashMap<>();
+    private final Map<Outcome, AtomicLong> received = new EnumMap<>(Outcome.class);
     private final AtomicLong sent = new AtomicLong();
     private final AtomicLong sendFailures = new AtomicLong();
     private final Thread receiver;
