@@ -294,15 +294,20 @@ public final class DestinationSession {
     private void apply(List<FrameStreamRecord> records) {
         for (FrameStreamRecord record : records) {
             switch (record) {
+                // Once the final count is in, what the source's tap counts later is its VMM reading after its VM
+                // stopped for good (frames it purges or holds, docs/reconciliation.md), never a delivery: those
+                // frames stay to be injected. The datagram and the stream each bring a final count; the first wins.
+                case SourceRead read when finalCountSeen -> { }
                 case SourceRead read -> {
-                    if (read.finalCount() && !finalCountSeen) {
+                    if (read.finalCount()) {
                         finalCountToLog = read;
                     }
                     sourceRead(read.unreadFrom() - 1, read.finalCount());
                 }
                 case ForwardedFrame frame when frame.heldByVmm() -> {
-                    // Both the datagram and the stream bring it: only one before the first injection counts.
-                    if (lastInjected == FrameStreamDecoder.NO_SEQUENCE) {
+                    // Only the one that comes with the first final count, and only before the first injection.
+                    if (lastInjected == FrameStreamDecoder.NO_SEQUENCE
+                            && (!finalCountSeen || frame.sequence() == sourceReadThrough)) {
                         heldByVmm = frame;
                     }
                 }
