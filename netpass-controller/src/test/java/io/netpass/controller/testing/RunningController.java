@@ -1,6 +1,8 @@
 package io.netpass.controller.testing;
 
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadInfo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,6 +20,7 @@ import org.springframework.web.reactive.function.client.WebClient;
 
 import io.netpass.controller.NetpassControllerApplication;
 import io.netpass.controller.contract.ContractRecorder;
+import reactor.core.publisher.Mono;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -49,6 +52,7 @@ public final class RunningController implements AutoCloseable {
     }
 
     private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final Duration CALL_TIMEOUT = Duration.ofSeconds(30);
 
     private final ConfigurableApplicationContext context;
     private final WebClient client;
@@ -142,7 +146,29 @@ public final class RunningController implements AutoCloseable {
                                     response.headers().asHttpHeaders(),
                                     Duration.ofNanos(System.nanoTime() - started));
                         }))
-                .block(Duration.ofSeconds(30));
+                .timeout(CALL_TIMEOUT, Mono.error(() -> new AssertionError(method + " " + path
+                        + ": no answer in " + CALL_TIMEOUT + "; the threads now:\n" + threadDump())))
+                .block();
+    }
+
+    /**
+     * Every thread's state and top frames: a call without an answer is told apart as a blocked event loop, a held
+     * lock or a lost connection.
+     */
+    private static String threadDump() {
+        StringBuilder dump = new StringBuilder();
+        for (ThreadInfo thread : ManagementFactory.getThreadMXBean().dumpAllThreads(true, true)) {
+            dump.append('"').append(thread.getThreadName()).append("\" ").append(thread.getThreadState());
+            if (thread.getLockName() != null) {
+                dump.append(" on ").append(thread.getLockName()).append(" held by ").append(thread.getLockOwnerName());
+            }
+            dump.append('\n');
+            StackTraceElement[] frames = thread.getStackTrace();
+            for (int i = 0; i < Math.min(frames.length, 12); i++) {
+                dump.append("    at ").append(frames[i]).append('\n');
+            }
+        }
+        return dump.toString();
     }
 
     /** Closes the application context: the controller stops as a killed pod would, leaving the agents armed. */
