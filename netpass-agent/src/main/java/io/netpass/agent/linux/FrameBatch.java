@@ -21,6 +21,7 @@ public final class FrameBatch implements AutoCloseable {
     private final MemorySegment iovecs;
     private final MemorySegment messages;
     private final long[] sequences;
+    private final long[] offsets;
     private final int maxFrames;
     private int frames;
     private long used;
@@ -32,6 +33,7 @@ public final class FrameBatch implements AutoCloseable {
         this.iovecs = arena.allocate((long) IOVEC_SIZE * maxFrames, 8);
         this.messages = arena.allocate((long) MMSGHDR_SIZE * maxFrames, 8);
         this.sequences = new long[maxFrames];
+        this.offsets = new long[maxFrames];
     }
 
     /**
@@ -55,6 +57,7 @@ public final class FrameBatch implements AutoCloseable {
         message.set(ADDRESS, 16, iovec);
         message.set(JAVA_LONG, 24, 1L);
         sequences[frames] = sequence;
+        offsets[frames] = used;
         frames++;
         used += (length + 7) & ~7L;
         return true;
@@ -70,7 +73,17 @@ public final class FrameBatch implements AutoCloseable {
 
     /** Frame bytes of entry {@code index}, vnet header excluded. */
     long frameLength(int index) {
-        return iovecs.get(JAVA_LONG, (long) IOVEC_SIZE * index + 8) - VNET_HEADER_SIZE;
+        return entryLength(index) - VNET_HEADER_SIZE;
+    }
+
+    /** Vnet header and frame bytes of entry {@code index}. */
+    long entryLength(int index) {
+        return iovecs.get(JAVA_LONG, (long) IOVEC_SIZE * index + 8);
+    }
+
+    /** Copies the vnet header and frame of entry {@code index} to {@code target} at {@code offset}. */
+    void copyEntry(int index, MemorySegment target, long offset) {
+        MemorySegment.copy(data, offsets[index], target, offset, entryLength(index));
     }
 
     long sequence(int index) {
