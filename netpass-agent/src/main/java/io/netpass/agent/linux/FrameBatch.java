@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
@@ -84,6 +85,11 @@ public final class FrameBatch implements AutoCloseable {
     /** Copies the vnet header and frame of entry {@code index} to {@code target} at {@code offset}. */
     void copyEntry(int index, MemorySegment target, long offset) {
         MemorySegment.copy(data, offsets[index], target, offset, entryLength(index));
+    }
+
+    /** The virtio_net_hdr's gso_type of entry {@code index}. */
+    int gsoType(int index) {
+        return data.get(JAVA_BYTE, offsets[index] + 1);
     }
 
     long sequence(int index) {

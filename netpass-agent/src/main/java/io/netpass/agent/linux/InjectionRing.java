@@ -34,6 +34,7 @@ public final class InjectionRing implements AutoCloseable {
     private static final int TP_LEN = 4;
     private static final int GSO_TYPE = 1;
     private static final int HDR_LEN = 2;
+    private static final int ETHERNET_HEADER = 14;
     /** TPACKET_ALIGN(sizeof(struct tpacket2_hdr)): where the kernel reads a slot's data without PACKET_TX_HAS_OFF. */
     private static final int DATA_OFFSET = 32;
     /** The longest vnet header and frame that fit in a slot. */
@@ -45,16 +46,18 @@ public final class InjectionRing implements AutoCloseable {
     private final int fd;
     private final MemorySegment ring;
     private final InjectionSocket unslotted;
+    private final int longestPlainEntry;
     private int position;
     private boolean givenUp;
     private boolean closed;
     private long ringBytes;
 
-    private InjectionRing(String subject, int fd, MemorySegment ring, InjectionSocket unslotted) {
+    private InjectionRing(String subject, int fd, MemorySegment ring, InjectionSocket unslotted, int mtu) {
         this.subject = subject;
         this.fd = fd;
         this.ring = ring;
         this.unslotted = unslotted;
+        this.longestPlainEntry = InjectionSocket.VNET_HEADER_SIZE + ETHERNET_HEADER + mtu;
     }
 
     /** A ring that injects into {@code link}, bypassing its qdisc; {@link #MAPPED_BYTES} of locked kernel memory. */
@@ -85,7 +88,7 @@ public final class InjectionRing implements AutoCloseable {
                 Libc.munmap(mapped, MAPPED_BYTES);
                 throw e;
             }
-            return new InjectionRing(subject, fd, mapped.reinterpret(MAPPED_BYTES), unslotted);
+            return new InjectionRing(subject, fd, mapped.reinterpret(MAPPED_BYTES), unslotted, link.mtu());
         } catch (RuntimeException e) {
             PacketSockets.closeQuietly(fd);
             unslotted.close();
@@ -109,11 +112,11 @@ public final class InjectionRing implements AutoCloseable {
                 return bytes + unslotted.send(batch, next, batch.size(), fullRingTimeoutNanos, failures);
             }
             int end = next;
-            while (end < batch.size() && end - next < SLOTS && batch.entryLength(end) <= SLOT_CAPACITY) {
+            while (end < batch.size() && end - next < SLOTS && fitsSlot(batch, end)) {
                 end++;
             }
             if (end == next) {
-                while (end < batch.size() && batch.entryLength(end) > SLOT_CAPACITY) {
+                while (end < batch.size() && !fitsSlot(batch, end)) {
                     end++;
                 }
                 bytes += unslotted.send(batch, next, end, fullRingTimeoutNanos, failures);
@@ -125,6 +128,16 @@ public final class InjectionRing implements AutoCloseable {
             }
         }
         return bytes;
+    }
+
+    /**
+     * Whether entry {@code index} goes through the ring: it fits a slot and, without GSO, the interface's MTU. With
+     * a vnet header the ring accepts a frame without GSO beyond the MTU, where {@code sendmmsg} refuses it
+     * (EMSGSIZE, a VLAN tag allowed for): the socket keeps deciding about those.
+     */
+    private boolean fitsSlot(FrameBatch batch, int index) {
+        long length = batch.entryLength(index);
+        return length <= SLOT_CAPACITY && (length <= longestPlainEntry || batch.gsoType(index) != 0);
     }
 
     /**
