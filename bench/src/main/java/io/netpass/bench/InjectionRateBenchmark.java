@@ -179,7 +179,8 @@ public final class InjectionRateBenchmark {
             if (path == Path.INJECTOR) {
                 TapInjector injector = TapInjector.open(new TapLocation(host.namespace().path(), tap),
                         Duration.ofSeconds(10));
-                injector.growRingBeforeTheVmRuns(frames);
+                // The injector fills the ring to three quarters only (the rest is for the host's own frames).
+                injector.growRingBeforeTheVmRuns(frames + frames / 3 + 1);
                 return new Injection() {
                     @Override
                     void inject(long sequence, MemorySegment frame) {
