@@ -233,6 +233,21 @@ class LinuxLayerIT {
     }
 
     @Test
+    void framesInjectedThroughTheRingBypassTheQdiscUnseenByCaptureAsTheSocketsAre() {
+        List<Injected> frames = mixedFrames(0, 60);
+        try (CaptureRing capture = openRing();
+                InjectionRing ring = InjectionRing.open(host.network(), hostLinks.byName(TAP));
+                FrameBatch batch = batchOf(frames)) {
+            ring.send(batch, FULL_RING_TIMEOUT_NANOS, (sequence, error) -> {
+                throw new AssertionError("refused " + sequence, error);
+            });
+
+            assertReadOnceInOrder(frames);
+            assertThat(captureFor(capture, QUIET)).isEmpty();
+        }
+    }
+
+    @Test
     void aFullTapIsRetriedInOrderThroughTheRingUntilTheVmMakesRoom() throws Exception {
         host.ip("link", "set", TAP, "txqueuelen", "16");
         vm.pause();
