@@ -86,7 +86,8 @@ public final class InjectionRateBenchmark {
         int repetitions = arguments.integer("repetitions", 5);
         List<Path> paths = Arrays.stream(arguments.string("paths", "injector").split(","))
                 .map(name -> Path.valueOf(name.trim().toUpperCase(Locale.ROOT))).toList();
-        System.out.println("# Injection rate, " + paths + " into a tap grown by the burst (" + Machine.describe() + ")");
+        System.out.println("# Injection rate, " + paths + " into a tap grown by the burst (" + Machine.describe()
+                + ")");
         List<String> summaries = new ArrayList<>();
         try (NamespaceLab lab = new NamespaceLab()) {
             Host host = lab.host("inject");
@@ -109,7 +110,8 @@ public final class InjectionRateBenchmark {
                             Burst burst = burst(host, "tapi" + taps++, size, reader, path, distinct, frames);
                             System.out.println(burst);
                             rate.computeIfAbsent(path, p -> new Samples()).add(burst.framesPerSecond());
-                            cpu.computeIfAbsent(path, p -> new Samples()).add((double) burst.cpuNanos() / burst.injected());
+                            cpu.computeIfAbsent(path, p -> new Samples())
+                                    .add((double) burst.cpuNanos() / burst.injected());
                             drops.merge(path, burst.tapDrops(), Long::sum);
                             if (reader == Reader.READING) {
                                 readRate.computeIfAbsent(path, p -> new Samples())

@@ -60,7 +60,10 @@ public final class InjectionRing implements AutoCloseable {
         this.longestPlainEntry = InjectionSocket.VNET_HEADER_SIZE + ETHERNET_HEADER + mtu;
     }
 
-    /** A ring that injects into {@code link}, bypassing its qdisc; {@link #MAPPED_BYTES} of locked kernel memory. */
+    /**
+     * A ring that injects into {@code link}, bypassing its qdisc: {@link #MAPPED_BYTES} of kernel memory mapped into
+     * this process, and two packet sockets.
+     */
     public static InjectionRing open(NetworkNamespace namespace, Link link) {
         String subject = link.name();
         InjectionSocket unslotted = InjectionSocket.open(namespace, link);
