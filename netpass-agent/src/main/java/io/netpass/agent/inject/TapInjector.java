@@ -13,7 +13,7 @@ import org.slf4j.LoggerFactory;
 import io.netpass.agent.capture.KeptFrame;
 import io.netpass.agent.capture.TapLocation;
 import io.netpass.agent.linux.FrameBatch;
-import io.netpass.agent.linux.InjectionSocket;
+import io.netpass.agent.linux.InjectionRing;
 import io.netpass.agent.linux.Link;
 import io.netpass.agent.linux.NetworkLinks;
 import io.netpass.agent.linux.NetworkNamespace;
@@ -21,7 +21,8 @@ import io.netpass.agent.linux.NotATapException;
 import io.netpass.agent.linux.TapCounters;
 
 /**
- * Writes frames into a destination tap in the order given, each with its vnet header.
+ * Writes frames into a destination tap in the order given, each with its vnet header, through an
+ * {@link InjectionRing} (a transmit ring the kernel sends from in one call per batch).
  *
  * <p>A tap silently drops what does not fit its ring, so frames are handed over only as the VM makes room: before
  * each batch the injector estimates what is queued (frames injected plus frames the host handed to the tap
@@ -41,7 +42,7 @@ public final class TapInjector implements AutoCloseable {
     private final TapLocation location;
     private final NetworkLinks links;
     private final Link link;
-    private final InjectionSocket socket;
+    private final InjectionRing ring;
     private final FrameBatch batch = new FrameBatch(BATCH_FRAMES, BATCH_BYTES);
     private final Duration stallTimeout;
     private final long readFramesAtOpen;
@@ -58,12 +59,12 @@ public final class TapInjector implements AutoCloseable {
     private long failedFrames;
     private boolean stallReported;
 
-    private TapInjector(TapLocation location, NetworkLinks links, Link link, InjectionSocket socket,
+    private TapInjector(TapLocation location, NetworkLinks links, Link link, InjectionRing ring,
             Duration stallTimeout, LongSupplier handedDirectly) {
         this.location = location;
         this.links = links;
         this.link = link;
-        this.socket = socket;
+        this.ring = ring;
         this.stallTimeout = stallTimeout;
         this.readFramesAtOpen = link.counters().readFrames();
         this.droppedFramesAtOpen = link.counters().droppedFrames();
@@ -95,15 +96,14 @@ public final class TapInjector implements AutoCloseable {
             if (!link.tap()) {
                 throw new NotATapException(link, namespace);
             }
-            InjectionSocket socket = InjectionSocket.open(namespace, link);
-            return new TapInjector(location, links, link, socket, stallTimeout, handedDirectly);
+            InjectionRing ring = InjectionRing.open(namespace, link);
+            return new TapInjector(location, links, link, ring, stallTimeout, handedDirectly);
         } catch (RuntimeException e) {
             links.close();
             throw e;
         }
     }
 
-    /** Injects one kept frame; a refusal is recorded in the report, not thrown. */
     /**
      * Grows the tap's ring by {@code frames}, so that a burst needs no pacing. Only while the VM cannot run yet:
      * the kernel deactivates the tap while it changes the length, dropping what the host sends it meanwhile.
@@ -126,6 +126,7 @@ public final class TapInjector implements AutoCloseable {
         }
     }
 
+    /** Injects one kept frame; a refusal is recorded in the report, not thrown. */
     public void inject(KeptFrame frame) {
         inject(frame.sequence(), frame.vnetHeader(), frame.frame());
     }
@@ -153,7 +154,7 @@ public final class TapInjector implements AutoCloseable {
         int frames = batch.size();
         awaitRoom(frames);
         long[] refused = {0};
-        injectedBytes += socket.send(batch, stallTimeout.toNanos(), (sequence, error) -> {
+        injectedBytes += ring.send(batch, stallTimeout.toNanos(), (sequence, error) -> {
             refused[0]++;
             fail(sequence, error.getMessage());
         });
@@ -209,7 +210,7 @@ public final class TapInjector implements AutoCloseable {
         try {
             flush();
         } finally {
-            socket.close();
+            ring.close();
             links.close();
             batch.close();
         }

@@ -4,6 +4,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
@@ -21,6 +22,7 @@ public final class FrameBatch implements AutoCloseable {
     private final MemorySegment iovecs;
     private final MemorySegment messages;
     private final long[] sequences;
+    private final long[] offsets;
     private final int maxFrames;
     private int frames;
     private long used;
@@ -32,6 +34,7 @@ public final class FrameBatch implements AutoCloseable {
         this.iovecs = arena.allocate((long) IOVEC_SIZE * maxFrames, 8);
         this.messages = arena.allocate((long) MMSGHDR_SIZE * maxFrames, 8);
         this.sequences = new long[maxFrames];
+        this.offsets = new long[maxFrames];
     }
 
     /**
@@ -55,6 +58,7 @@ public final class FrameBatch implements AutoCloseable {
         message.set(ADDRESS, 16, iovec);
         message.set(JAVA_LONG, 24, 1L);
         sequences[frames] = sequence;
+        offsets[frames] = used;
         frames++;
         used += (length + 7) & ~7L;
         return true;
@@ -70,7 +74,22 @@ public final class FrameBatch implements AutoCloseable {
 
     /** Frame bytes of entry {@code index}, vnet header excluded. */
     long frameLength(int index) {
-        return iovecs.get(JAVA_LONG, (long) IOVEC_SIZE * index + 8) - VNET_HEADER_SIZE;
+        return entryLength(index) - VNET_HEADER_SIZE;
+    }
+
+    /** Vnet header and frame bytes of entry {@code index}. */
+    long entryLength(int index) {
+        return iovecs.get(JAVA_LONG, (long) IOVEC_SIZE * index + 8);
+    }
+
+    /** Copies the vnet header and frame of entry {@code index} to {@code target} at {@code offset}. */
+    void copyEntry(int index, MemorySegment target, long offset) {
+        MemorySegment.copy(data, offsets[index], target, offset, entryLength(index));
+    }
+
+    /** The virtio_net_hdr's gso_type of entry {@code index}. */
+    int gsoType(int index) {
+        return data.get(JAVA_BYTE, offsets[index] + 1);
     }
 
     long sequence(int index) {

@@ -1,6 +1,7 @@
 package io.netpass.agent.linux;
 
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * An AF_PACKET socket that writes frames, each preceded by its virtio_net_hdr, into one interface. For a tap the
@@ -14,7 +15,7 @@ public final class InjectionSocket implements AutoCloseable {
     public static final int VNET_HEADER_SIZE = 10;
 
     /** How long to wait before trying a frame again that a full tap ring refused. */
-    private static final long FULL_RING_BACKOFF_NANOS = 50_000;
+    static final long FULL_RING_BACKOFF_NANOS = 50_000;
 
     private final String subject;
     private final int fd;
@@ -35,13 +36,8 @@ public final class InjectionSocket implements AutoCloseable {
      */
     public static InjectionSocket open(NetworkNamespace namespace, Link link, boolean bypassQdisc) {
         String subject = link.name();
-        int fd = PacketSockets.open(namespace, subject);
+        int fd = PacketSockets.openForInjection(namespace, subject, bypassQdisc);
         try {
-            Sockets.setInt(fd, Libc.SOL_PACKET, PacketSockets.PACKET_VNET_HDR, 1, "setsockopt PACKET_VNET_HDR", subject);
-            if (bypassQdisc) {
-                Sockets.setInt(fd, Libc.SOL_PACKET, PacketSockets.PACKET_QDISC_BYPASS, 1,
-                        "setsockopt PACKET_QDISC_BYPASS", subject);
-            }
             PacketSockets.bind(fd, link.index(), 0, subject);
             return new InjectionSocket(subject, fd);
         } catch (RuntimeException e) {
@@ -85,11 +81,16 @@ public final class InjectionSocket implements AutoCloseable {
      * @return frame bytes sent, vnet headers excluded
      */
     public long send(FrameBatch batch, long fullRingTimeoutNanos, BatchFailureHandler failures) {
+        return send(batch, 0, batch.size(), fullRingTimeoutNanos, failures);
+    }
+
+    /** {@link #send(FrameBatch, long, BatchFailureHandler)} for the entries {@code from} (inclusive) to {@code to}. */
+    long send(FrameBatch batch, int from, int to, long fullRingTimeoutNanos, BatchFailureHandler failures) {
         long bytes = 0;
-        int next = 0;
+        int next = from;
         long fullSince = 0;
-        while (next < batch.size()) {
-            int sent = Libc.sendmmsg(fd, batch.messagesFrom(next), batch.size() - next, 0);
+        while (next < to) {
+            int sent = Libc.sendmmsg(fd, batch.messagesFrom(next), to - next, 0);
             if (sent <= 0) {
                 int errno = sent == 0 ? Libc.EAGAIN : Libc.errno();
                 if (errno == Libc.EINTR) {
@@ -101,7 +102,7 @@ public final class InjectionSocket implements AutoCloseable {
                         fullSince = now;
                     }
                     if (now - fullSince < fullRingTimeoutNanos) {
-                        java.util.concurrent.locks.LockSupport.parkNanos(FULL_RING_BACKOFF_NANOS);
+                        LockSupport.parkNanos(FULL_RING_BACKOFF_NANOS);
                         continue;
                     }
                 }

@@ -23,6 +23,7 @@ public final class NetworkLinks implements AutoCloseable {
     private static final short NLMSG_ERROR = 2;
     private static final short NLM_F_REQUEST = 1;
     private static final short IFLA_IFNAME = 3;
+    private static final short IFLA_MTU = 4;
     private static final short IFLA_TXQLEN = 13;
     private static final short IFLA_LINKINFO = 18;
     private static final short IFLA_STATS64 = 23;
@@ -156,6 +157,7 @@ public final class NetworkLinks implements AutoCloseable {
         String kind = "";
         boolean tapMode = false;
         int txQueueLength = 0;
+        int mtu = 0;
         TapCounters counters = new TapCounters(0, 0, 0);
         int end = message + messageLength;
         for (int at = message + NLMSG_HEADER + IFINFOMSG; at + 4 <= end; ) {
@@ -168,6 +170,7 @@ public final class NetworkLinks implements AutoCloseable {
             switch (type) {
                 case IFLA_IFNAME -> name = string(value, attrLength - 4);
                 case IFLA_TXQLEN -> txQueueLength = reply.get(JAVA_INT_UNALIGNED, value);
+                case IFLA_MTU -> mtu = reply.get(JAVA_INT_UNALIGNED, value);
                 case IFLA_STATS64 -> counters = new TapCounters(
                         reply.get(JAVA_LONG_UNALIGNED, value + 8),
                         reply.get(JAVA_LONG_UNALIGNED, value + 24),
@@ -192,7 +195,7 @@ public final class NetworkLinks implements AutoCloseable {
             }
             at += align(attrLength);
         }
-        return new Link(index, name, kind, "tun".equals(kind) && tapMode, txQueueLength, counters);
+        return new Link(index, name, kind, "tun".equals(kind) && tapMode, txQueueLength, mtu, counters);
     }
 
     private boolean tunTypeIsTap(int from, int to) {

@@ -12,8 +12,10 @@ final class PacketSockets {
     static final int PACKET_RX_RING = 5;
     static final int PACKET_STATISTICS = 6;
     static final int PACKET_VERSION = 10;
+    static final int PACKET_TX_RING = 13;
     static final int PACKET_VNET_HDR = 15;
     static final int PACKET_QDISC_BYPASS = 20;
+    static final int TPACKET_V2 = 1;
     static final int TPACKET_V3 = 2;
     static final int SOCKADDR_LL_SIZE = 20;
 
@@ -29,6 +31,24 @@ final class PacketSockets {
             }
             return fd;
         });
+    }
+
+    /**
+     * A packet socket for writing frames that start with their virtio_net_hdr, not yet bound; with
+     * {@code bypassQdisc} the frames skip the interface's qdisc.
+     */
+    static int openForInjection(NetworkNamespace namespace, String subject, boolean bypassQdisc) {
+        int fd = open(namespace, subject);
+        try {
+            Sockets.setInt(fd, Libc.SOL_PACKET, PACKET_VNET_HDR, 1, "setsockopt PACKET_VNET_HDR", subject);
+            if (bypassQdisc) {
+                Sockets.setInt(fd, Libc.SOL_PACKET, PACKET_QDISC_BYPASS, 1, "setsockopt PACKET_QDISC_BYPASS", subject);
+            }
+            return fd;
+        } catch (RuntimeException e) {
+            closeQuietly(fd);
+            throw e;
+        }
     }
 
     /** Binds to one interface; {@code protocol} 0 sends only, {@link Libc#ETH_P_ALL} also receives. */

@@ -6,7 +6,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterEach;
@@ -47,6 +49,7 @@ class LinuxLayerIT {
     private static final int BLOCKS = 4;
     private static final int BLOCK_TIMEOUT_MILLIS = 5;
     private static final int PACKET_BROADCAST = 1;
+    private static final long FULL_RING_TIMEOUT_NANOS = Duration.ofSeconds(5).toNanos();
 
     private NamespaceLab lab;
     private Host host;
@@ -205,6 +208,116 @@ class LinuxLayerIT {
     }
 
     @Test
+    void aTransmitRingInjectsEveryFrameOnceInOrderAndFramesTooBigForASlotThroughTheSocket() {
+        host.ip("link", "set", TAP, "mtu", "9000");
+        List<Injected> first = mixedFrames(0, 600);
+        List<Injected> second = mixedFrames(600, 300);
+        List<Long> refused = new ArrayList<>();
+        try (InjectionRing ring = InjectionRing.open(host.network(), hostLinks.byName(TAP));
+                FrameBatch one = batchOf(first);
+                FrameBatch two = batchOf(second)) {
+            long bytes = ring.send(one, FULL_RING_TIMEOUT_NANOS, (sequence, error) -> refused.add(sequence));
+            bytes += ring.send(two, FULL_RING_TIMEOUT_NANOS, (sequence, error) -> refused.add(sequence));
+
+            List<Injected> all = new ArrayList<>(first);
+            all.addAll(second);
+            assertThat(refused).isEmpty();
+            assertThat(bytes).isEqualTo(all.stream().mapToLong(frame -> frame.frame().length).sum());
+            assertThat(all).as("frames in slots and frames too big for one")
+                    .anyMatch(frame -> frame.frame().length + VirtioNetHeader.SIZE == InjectionRing.SLOT_CAPACITY)
+                    .anyMatch(frame -> frame.frame().length + VirtioNetHeader.SIZE == InjectionRing.SLOT_CAPACITY + 1)
+                    .anyMatch(frame -> frame.frame().length == 9014)
+                    .anyMatch(frame -> frame.header().gsoType() == VirtioNetHeader.GSO_TCPV4);
+            assertReadOnceInOrder(all);
+        }
+    }
+
+    @Test
+    void framesInjectedThroughTheRingBypassTheQdiscUnseenByCaptureAsTheSocketsAre() {
+        List<Injected> frames = mixedFrames(0, 60);
+        try (CaptureRing capture = openRing();
+                InjectionRing ring = InjectionRing.open(host.network(), hostLinks.byName(TAP));
+                FrameBatch batch = batchOf(frames)) {
+            ring.send(batch, FULL_RING_TIMEOUT_NANOS, (sequence, error) -> {
+                throw new AssertionError("refused " + sequence, error);
+            });
+
+            assertReadOnceInOrder(frames);
+            assertThat(captureFor(capture, QUIET)).isEmpty();
+        }
+    }
+
+    @Test
+    void aFullTapIsRetriedInOrderThroughTheRingUntilTheVmMakesRoom() throws Exception {
+        host.ip("link", "set", TAP, "txqueuelen", "16");
+        vm.pause();
+        List<Injected> frames = mixedFrames(0, 100);
+        long droppedBefore = hostLinks.byName(TAP).counters().droppedFrames();
+        List<Long> refused = new ArrayList<>();
+        try (InjectionRing ring = InjectionRing.open(host.network(), hostLinks.byName(TAP));
+                FrameBatch batch = batchOf(frames)) {
+            Thread.ofVirtual().start(() -> {
+                sleep(Duration.ofMillis(200));
+                vm.resume();
+            });
+            long bytes = ring.send(batch, FULL_RING_TIMEOUT_NANOS, (sequence, error) -> refused.add(sequence));
+
+            assertThat(refused).isEmpty();
+            assertThat(bytes).isEqualTo(frames.stream().mapToLong(frame -> frame.frame().length).sum());
+            assertThat(hostLinks.byName(TAP).counters().droppedFrames() - droppedBefore)
+                    .as("the full tap refused frames (each refusal is a tap drop) that were sent again").isPositive();
+            assertReadOnceInOrder(frames);
+        }
+    }
+
+    @Test
+    void aFrameAFullTapStillRefusesAfterTheTimeoutIsReportedAndTheRestStillGo() {
+        host.ip("link", "set", TAP, "txqueuelen", "8");
+        vm.pause();
+        List<Injected> frames = mixedFrames(0, 20).stream().filter(frame -> frame.frame().length < 1500).toList();
+        Map<Long, NativeCallException> refused = new LinkedHashMap<>();
+        try (InjectionRing ring = InjectionRing.open(host.network(), hostLinks.byName(TAP));
+                FrameBatch batch = batchOf(frames)) {
+            long bytes = ring.send(batch, Duration.ofMillis(200).toNanos(), (sequence, error) -> {
+                refused.put(sequence, error);
+                vm.resume();
+            });
+
+            Injected ninth = frames.get(8);
+            assertThat(refused).containsOnlyKeys(ninth.sequence());
+            assertThat(refused.get(ninth.sequence()).errno()).isEqualTo(Libc.ENOBUFS);
+            List<Injected> sent = frames.stream().filter(frame -> frame != ninth).toList();
+            assertThat(bytes).isEqualTo(sent.stream().mapToLong(frame -> frame.frame().length).sum());
+            assertReadOnceInOrder(sent);
+        }
+    }
+
+    @Test
+    void aMalformedFrameIsReportedAndTheRestOfThisAndLaterBatchesStillGo() {
+        List<Injected> frames = new ArrayList<>(mixedFrames(0, 20));
+        Injected malformed = frames.get(10);
+        // A checksum to fill in beyond the frame's end: the kernel refuses the frame with EINVAL.
+        frames.set(10, new Injected(malformed.sequence(), new VirtioNetHeader(VirtioNetHeader.F_NEEDS_CSUM,
+                VirtioNetHeader.GSO_NONE, 0, 0, 2_000, 6), malformed.frame()));
+        List<Injected> later = mixedFrames(20, 10);
+        Map<Long, NativeCallException> refused = new LinkedHashMap<>();
+        try (InjectionRing ring = InjectionRing.open(host.network(), hostLinks.byName(TAP));
+                FrameBatch batch = batchOf(frames);
+                FrameBatch laterBatch = batchOf(later)) {
+            long bytes = ring.send(batch, FULL_RING_TIMEOUT_NANOS, refused::put);
+            bytes += ring.send(laterBatch, FULL_RING_TIMEOUT_NANOS, refused::put);
+
+            assertThat(refused).containsOnlyKeys(malformed.sequence());
+            assertThat(refused.get(malformed.sequence()).errno()).isEqualTo(Libc.EINVAL);
+            List<Injected> sent = new ArrayList<>(frames);
+            sent.remove(10);
+            sent.addAll(later);
+            assertThat(bytes).isEqualTo(sent.stream().mapToLong(frame -> frame.frame().length).sum());
+            assertReadOnceInOrder(sent);
+        }
+    }
+
+    @Test
     void framesInjectedPastTheQdiscAreHiddenFromCaptureButNormalSendsAreNot() {
         List<byte[]> frames = client.trafficTo(VM_MAC).frames(0, 20);
         Link tap = hostLinks.byName(TAP);
@@ -334,6 +447,70 @@ class LinuxLayerIT {
             MemorySegment.copy(header.toBytes(), 0, segment, JAVA_BYTE, 0, InjectionSocket.VNET_HEADER_SIZE);
             MemorySegment.copy(frame, 0, segment, JAVA_BYTE, InjectionSocket.VNET_HEADER_SIZE, frame.length);
             socket.send(segment, segment.byteSize());
+        }
+    }
+
+    /** A frame to inject with its sequence number and vnet header. */
+    private record Injected(long sequence, VirtioNetHeader header, byte[] frame) {
+    }
+
+    /**
+     * {@code count} frames from sequence {@code first}: mostly 128 B, some of 1514 B, some GSO frames of 20 kB; on a
+     * tap with MTU 9000 (which the test sets), frames that just fit a ring slot, just do not, and of 9014 B.
+     */
+    private List<Injected> mixedFrames(long first, int count) {
+        SequencedTraffic small = client.trafficTo(VM_MAC);
+        SequencedTraffic mtu = new SequencedTraffic(client.mac(), VM_MAC, 1514);
+        SequencedTraffic fitting = new SequencedTraffic(client.mac(), VM_MAC,
+                InjectionRing.SLOT_CAPACITY - VirtioNetHeader.SIZE);
+        SequencedTraffic tooBig = new SequencedTraffic(client.mac(), VM_MAC,
+                InjectionRing.SLOT_CAPACITY - VirtioNetHeader.SIZE + 1);
+        SequencedTraffic jumbo = new SequencedTraffic(client.mac(), VM_MAC, 9014);
+        boolean jumboTap = hostLinks.byName(TAP).mtu() == 9000;
+        List<Injected> frames = new ArrayList<>();
+        for (long sequence = first; sequence < first + count; sequence++) {
+            if (sequence % 50 == 25) {
+                GsoTcpFrame gso = GsoTcpFrame.of(client.mac(), VM_MAC, 20_000, sequence);
+                frames.add(new Injected(sequence, gso.header(), gso.frame()));
+            } else {
+                int kind = jumboTap ? (int) (sequence % 100) : 0;
+                SequencedTraffic traffic = switch (kind) {
+                    case 60 -> fitting;
+                    case 61, 62 -> tooBig;
+                    case 63 -> jumbo;
+                    default -> sequence % 7 == 3 ? mtu : small;
+                };
+                frames.add(new Injected(sequence, VirtioNetHeader.NONE, traffic.frame(sequence)));
+            }
+        }
+        return frames;
+    }
+
+    private static FrameBatch batchOf(List<Injected> frames) {
+        long capacity = frames.stream().mapToLong(frame -> VirtioNetHeader.SIZE + frame.frame().length + 8).sum();
+        FrameBatch batch = new FrameBatch(frames.size(), capacity);
+        for (Injected frame : frames) {
+            assertThat(batch.add(frame.sequence(), MemorySegment.ofArray(frame.header().toBytes()),
+                    MemorySegment.ofArray(frame.frame()))).isTrue();
+        }
+        return batch;
+    }
+
+    /** The VM reads exactly {@code frames}, in order, each once, with the vnet header they were injected with. */
+    private void assertReadOnceInOrder(List<Injected> frames) {
+        List<FakeVm.ReadFrame> read = vm.awaitFrames(frames.size(), ARRIVAL);
+        assertSameFrames(frames(read), frames.stream().map(Injected::frame).toList(), "read by the VM");
+        for (int i = 0; i < frames.size(); i++) {
+            assertThat(read.get(i).header()).as("vnet header of frame %d", i).isEqualTo(frames.get(i).header());
+        }
+        assertThat(vm.awaitFrames(frames.size() + 1, QUIET)).as("no frame read twice").hasSize(frames.size());
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
