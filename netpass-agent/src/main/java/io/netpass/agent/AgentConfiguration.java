@@ -10,6 +10,7 @@ import io.netpass.agent.capture.ArmedTaps;
 import io.netpass.agent.capture.CaptureProperties;
 import io.netpass.agent.discovery.DiscoveryProperties;
 import io.netpass.agent.discovery.VmDiscovery;
+import io.netpass.agent.linux.ThreadPriority;
 import io.netpass.agent.migration.ForwardingProperties;
 import io.netpass.agent.metrics.AgentMeters;
 import io.netpass.agent.migration.MigrationSessions;
@@ -76,7 +77,9 @@ class AgentConfiguration {
     }
 
     @Bean(destroyMethod = "close")
-    FinalCountDatagrams finalCountDatagrams(FinalCountProperties finalCount) {
+    FinalCountDatagrams finalCountDatagrams(FinalCountProperties finalCount, ForwardingProperties forwarding) {
+        // Before the first release-path thread starts: the datagrams' receiver is one.
+        ThreadPriority.configure(forwarding.releasePathNice(), forwarding.burstRealTimePriority());
         return new FinalCountDatagrams(finalCount);
     }
 

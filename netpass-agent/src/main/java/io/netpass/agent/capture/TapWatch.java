@@ -18,6 +18,7 @@ import io.netpass.agent.linux.Link;
 import io.netpass.agent.linux.NetworkLinks;
 import io.netpass.agent.linux.NetworkNamespace;
 import io.netpass.agent.linux.NotATapException;
+import io.netpass.agent.linux.ThreadPriority;
 
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 
@@ -60,7 +61,10 @@ public final class TapWatch implements AutoCloseable {
         this.onVmRunning = onVmRunning;
         this.readFramesAtStart = link.counters().readFrames();
         Arrays.fill(groupFrameHashes, 0L);
-        this.thread = Thread.ofPlatform().name("watch-" + link.name()).daemon().unstarted(this::run);
+        this.thread = Thread.ofPlatform().name("watch-" + link.name()).daemon().unstarted(() -> {
+            ThreadPriority.enterReleasePath();
+            run();
+        });
     }
 
     /**

@@ -48,6 +48,10 @@ final class Libc {
     static final short POLLHUP = 0x10;
     static final short POLLNVAL = 0x20;
     static final int MSG_DONTWAIT = 0x40;
+    static final int PRIO_PROCESS = 0;
+    static final int SCHED_OTHER = 0;
+    static final int SCHED_FIFO = 1;
+    static final int SCHED_RESET_ON_FORK = 0x40000000;
 
     static final int EINTR = 4;
     static final int EAGAIN = 11;
@@ -85,6 +89,13 @@ final class Libc {
     private static final MethodHandle OPEN = errnoCall("open", JAVA_INT, ADDRESS, JAVA_INT);
     private static final MethodHandle CLOSE = errnoCall("close", JAVA_INT, JAVA_INT);
     private static final MethodHandle SETNS = errnoCall("setns", JAVA_INT, JAVA_INT, JAVA_INT);
+    private static final MethodHandle GETTID = LINKER.downcallHandle(LIBC.find("gettid").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle SETPRIORITY = errnoCall("setpriority", JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
+    private static final MethodHandle SCHED_SETSCHEDULER =
+            errnoCall("sched_setscheduler", JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
+    private static final MethodHandle SCHED_GETSCHEDULER = errnoCall("sched_getscheduler", JAVA_INT, JAVA_INT);
+    private static final MethodHandle GETPRIORITY = errnoCall("getpriority", JAVA_INT, JAVA_INT, JAVA_INT);
     private static final MethodHandle IOCTL = LINKER.downcallHandle(
             LIBC.find("ioctl").orElseThrow(),
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
@@ -232,6 +243,47 @@ final class Libc {
     static int setns(int fd, int nstype) {
         try {
             return (int) SETNS.invokeExact(state(), fd, nstype);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    /** The calling thread's kernel thread id. */
+    static int gettid() {
+        try {
+            return (int) GETTID.invokeExact();
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int setpriority(int which, int who, int nice) {
+        try {
+            return (int) SETPRIORITY.invokeExact(state(), which, who, nice);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int schedSetscheduler(int pid, int policy, MemorySegment param) {
+        try {
+            return (int) SCHED_SETSCHEDULER.invokeExact(state(), pid, policy, param);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int schedGetscheduler(int pid) {
+        try {
+            return (int) SCHED_GETSCHEDULER.invokeExact(state(), pid);
+        } catch (Throwable t) {
+            throw new AssertionError(t);
+        }
+    }
+
+    static int getpriority(int which, int who) {
+        try {
+            return (int) GETPRIORITY.invokeExact(state(), which, who);
         } catch (Throwable t) {
             throw new AssertionError(t);
         }

@@ -20,6 +20,7 @@ import io.netpass.agent.capture.TapLocation;
 import io.netpass.agent.capture.TapWatch;
 import io.netpass.agent.inject.InjectionReport;
 import io.netpass.agent.inject.TapInjector;
+import io.netpass.agent.linux.ThreadPriority;
 import io.netpass.agent.stream.FinalCountDatagram;
 import io.netpass.agent.stream.FinalCountDatagrams;
 import io.netpass.agent.stream.FinalCountRequest;
@@ -384,8 +385,12 @@ public final class DestinationSession {
         }
     }
 
-    /** Injects every held frame, in order; the caller holds this session's lock. */
+    /** Injects every held frame, in order, as one burst ({@link ThreadPriority#burst}); the caller holds the lock. */
     private void injectStaged() {
+        ThreadPriority.burst(this::injectEveryStagedFrame);
+    }
+
+    private void injectEveryStagedFrame() {
         TapInjector target = injector;
         if (target == null || staged.isEmpty()) {
             return;

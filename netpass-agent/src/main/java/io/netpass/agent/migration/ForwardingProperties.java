@@ -2,6 +2,7 @@ package io.netpass.agent.migration;
 
 import java.time.Duration;
 
+import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
 
@@ -44,6 +45,15 @@ import org.springframework.validation.annotation.Validated;
  * @param stagingCapacity bytes of forwarded frames the destination holds before its VM runs; when full, it stops
  *     reading the stream and the source keeps the rest (HTTP/2 flow control). Default 64MB, the source's default
  *     capture buffer.
+ * @param releasePathNice the nice value of the threads on the release path (they see the VM move, send and receive
+ *     the final count, inject the kept frames; docs/performance.md): on a busy host they get the CPU before the
+ *     agent's other threads, the VMs and the host's other work, for the milliseconds a release lasts. Needs
+ *     CAP_SYS_NICE (the agent runs privileged); without it the threads keep the agent's own. 0 leaves them as they
+ *     are. Default -10.
+ * @param burstRealTimePriority the SCHED_FIFO priority under which the destination injects the frames it held
+ *     once its VM runs: the burst then runs until it is done or waits for the VM to make room, not in turns with
+ *     whatever else is runnable. Needs CAP_SYS_NICE as well; the kernel's real-time throttling (by default 950 ms
+ *     of every second) still leaves each CPU to the rest. 0 for none. Default 1, the lowest real-time priority.
  */
 @ConfigurationProperties("netpass.agent.forwarding")
 @Validated
@@ -59,11 +69,13 @@ public record ForwardingProperties(
         @NotNull @DefaultValue("30m") Duration armedTimeout,
         @DefaultValue("true") boolean forwardFrameHeldByVmm,
         @NotNull @DefaultValue("2ms") Duration forwardAheadAfter,
-        @NotNull @DefaultValue("64MB") DataSize stagingCapacity) {
+        @NotNull @DefaultValue("64MB") DataSize stagingCapacity,
+        @Min(-20) @Max(19) @DefaultValue("-10") int releasePathNice,
+        @Min(0) @Max(99) @DefaultValue("1") int burstRealTimePriority) {
 
     public static ForwardingProperties defaults() {
         return new ForwardingProperties(Duration.ofMillis(300), Duration.ofSeconds(3), 256, Duration.ofSeconds(10),
                 Duration.ofMillis(200), 4096, Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofMinutes(30),
-                true, Duration.ofMillis(2), DataSize.ofMegabytes(64));
+                true, Duration.ofMillis(2), DataSize.ofMegabytes(64), -10, 1);
     }
 }

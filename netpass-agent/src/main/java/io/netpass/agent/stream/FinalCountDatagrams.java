@@ -22,6 +22,7 @@ import org.slf4j.LoggerFactory;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import io.netpass.agent.linux.ThreadPriority;
 
 /**
  * The agent's UDP socket for {@link FinalCountDatagram final-count datagrams}: destination sessions listen on it
@@ -80,7 +81,10 @@ public final class FinalCountDatagrams implements MeterBinder, AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the final-count UDP port " + properties.port(), e);
         }
-        receiver = Thread.ofPlatform().name("final-count-receiver").daemon().unstarted(this::receive);
+        receiver = Thread.ofPlatform().name("final-count-receiver").daemon().unstarted(() -> {
+            ThreadPriority.enterReleasePath();
+            receive();
+        });
         Thread.ofPlatform().name("final-count-warm-up").daemon().start(this::warmUp);
         if (properties.enabled()) {
             receiver.start();

@@ -6,13 +6,19 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -46,6 +52,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class FinalReadCountIT {
 
     private static final int KEPT = 200;
+    private static final Pattern RELEASE_PATH_THREAD = Pattern.compile("final-count-(rec|m-)|watch-|frame-from-|inject-");
     private static final Duration FROZEN_BEFORE_RESUME = Duration.ofMillis(60);
     private static final Duration TIMEOUT = Duration.ofSeconds(20);
 
@@ -177,6 +184,16 @@ class FinalReadCountIT {
     }
 
     @Test
+    void theReleasePathsThreadsRunAtTheConfiguredNiceValueAndNoOtherThreadDoes() throws Exception {
+        Map<String, Integer> niceByThread = niceByThread(destinationAgent);
+        assertThat(niceByThread).as("%s", niceByThread).containsEntry("final-count-rec", -10);
+        Map<String, Integer> others = new TreeMap<>(niceByThread);
+        others.keySet().removeIf(name -> RELEASE_PATH_THREAD.matcher(name).lookingAt());
+        assertThat(others).isNotEmpty();
+        assertThat(others.values()).as("%s", others).containsOnly(0);
+    }
+
+    @Test
     void datagramsNotSealedWithTheMigrationsKeyAreRefusedAndWithdrawNothing() throws Exception {
         try (Switchover run = Switchover.prepare(this, "m-forged", "tapa4", "tapb4",
                 EthernetAddress.of("52:54:00:6e:73:04"))) {
@@ -215,6 +232,28 @@ class FinalReadCountIT {
                 .mapToLong(line -> (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
                 .findFirst()
                 .orElseThrow(() -> new AssertionError("no " + meter + tag + "} exported"));
+    }
+
+    /**
+     * Every thread of {@code agent} by name (as the kernel has it, 15 characters) with its nice value, from
+     * /proc/PID/task; threads of one name have the same one here.
+     */
+    private static Map<String, Integer> niceByThread(AgentProcess agent) throws IOException {
+        Map<String, Integer> nice = new TreeMap<>();
+        try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(agent.pid()), "task"))) {
+            for (Path task : tasks.toList()) {
+                try {
+                    String stat = Files.readString(task.resolve("stat"));
+                    String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                    // Fields after the name start at the third (state); nice is the nineteenth.
+                    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                    nice.put(name, Integer.parseInt(fields[19 - 3]));
+                } catch (NoSuchFileException e) {
+                    // The thread ended meanwhile.
+                }
+            }
+        }
+        return nice;
     }
 
     private static int freeUdpPort() {

@@ -30,7 +30,8 @@ class ArmedTimeoutIT {
                 defaults.batchFrames(), defaults.reconnectWindow(), defaults.readsAccountedTimeout(),
                 defaults.injectionHeadroom(), defaults.injectionStallTimeout(), defaults.streamIdleTimeout(),
                 Duration.ofMillis(500), defaults.forwardFrameHeldByVmm(), defaults.forwardAheadAfter(),
-                defaults.stagingCapacity());
+                defaults.stagingCapacity(), defaults.releasePathNice(),
+                defaults.burstRealTimePriority());
         CaptureProperties capture = CaptureProperties.defaults();
         try (NamespaceLab lab = new NamespaceLab();
                 FinalCountDatagrams datagrams = new FinalCountDatagrams(new FinalCountProperties(false, 0));

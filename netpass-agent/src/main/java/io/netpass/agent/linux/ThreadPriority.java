@@ -1,0 +1,120 @@
+package io.netpass.agent.linux;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+/**
+ * How the threads on the release path are scheduled: the ones that see the VM move, send and receive the final
+ * count, and inject the kept frames. A release is a chain of wake-ups and a burst of injection that last
+ * milliseconds, once per migration. On a host whose CPUs are busy, every runnable thread beside them takes turns
+ * with them (the agents' other threads, the VMs, the host's own work), and each turn stretches the release
+ * (docs/performance.md). So these threads run at a lower nice value, and the burst itself under SCHED_FIFO: it runs
+ * until it is done or waits for the VM to make room. Linux schedules each thread on its own, so only these change.
+ *
+ * <p>Threads these threads start (a pool's first worker, say) would inherit both; SCHED_RESET_ON_FORK gives them
+ * the agent's ordinary scheduling instead. Both need CAP_SYS_NICE (and, on a kernel with RT group scheduling, real-time runtime in the agent's cgroup);
+ * without it the kernel refuses, which is logged once, and the threads run as the agent's others do.
+ */
+public final class ThreadPriority {
+
+    private static final Logger log = LoggerFactory.getLogger(ThreadPriority.class);
+    private static final AtomicBoolean NICE_REFUSAL_LOGGED = new AtomicBoolean();
+    private static final AtomicBoolean REAL_TIME_REFUSAL_LOGGED = new AtomicBoolean();
+    /** One {@code struct sched_param} per thread. */
+    private static final ThreadLocal<MemorySegment> SCHED_PARAM =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(JAVA_INT));
+
+    private static volatile int releasePathNice;
+    private static volatile int burstRealTimePriority;
+
+    /**
+     * A thread's scheduling: its policy ({@code SCHED_OTHER} 0, {@code SCHED_FIFO} 1, …), whether threads it starts
+     * get the ordinary one ({@code SCHED_RESET_ON_FORK}), and its nice value.
+     */
+    public record Scheduling(int policy, boolean resetOnFork, int nice) {
+
+        public boolean realTime() {
+            return policy == Libc.SCHED_FIFO;
+        }
+    }
+
+    private ThreadPriority() {
+    }
+
+    /**
+     * Sets what {@link #enterReleasePath()} and {@link #burst} give; (0, 0), the start, changes nothing.
+     *
+     * @param nice the release path's nice value, -20 to 19
+     * @param realTimePriority the burst's SCHED_FIFO priority, 1 to 99; 0 for none
+     */
+    public static void configure(int nice, int realTimePriority) {
+        if (nice < -20 || nice > 19) {
+            throw new IllegalArgumentException("nice must be between -20 and 19, not " + nice);
+        }
+        if (realTimePriority < 0 || realTimePriority > 99) {
+            throw new IllegalArgumentException("a SCHED_FIFO priority is between 1 and 99 (0: none), not "
+                    + realTimePriority);
+        }
+        releasePathNice = nice;
+        burstRealTimePriority = realTimePriority;
+    }
+
+    /** Gives the calling thread the release path's nice value. */
+    public static void enterReleasePath() {
+        int nice = releasePathNice;
+        if (nice == 0) {
+            return;
+        }
+        if (!setScheduler(Libc.SCHED_OTHER, 0) || Libc.setpriority(Libc.PRIO_PROCESS, Libc.gettid(), nice) < 0) {
+            refused(NICE_REFUSAL_LOGGED, "nice " + nice);
+        }
+    }
+
+    /** Runs {@code burst} on the calling thread under SCHED_FIFO, then gives the thread its policy back. */
+    public static void burst(Runnable burst) {
+        int priority = burstRealTimePriority;
+        if (priority == 0) {
+            burst.run();
+            return;
+        }
+        if (!setScheduler(Libc.SCHED_FIFO, priority)) {
+            refused(REAL_TIME_REFUSAL_LOGGED, "SCHED_FIFO " + priority + " for the burst");
+            burst.run();
+            return;
+        }
+        try {
+            burst.run();
+        } finally {
+            // The nice value is kept across the policy change.
+            setScheduler(Libc.SCHED_OTHER, 0);
+        }
+    }
+
+    /** The calling thread's scheduling now. */
+    public static Scheduling current() {
+        int policy = Libc.schedGetscheduler(0);
+        return new Scheduling(policy & ~Libc.SCHED_RESET_ON_FORK, (policy & Libc.SCHED_RESET_ON_FORK) != 0,
+                Libc.getpriority(Libc.PRIO_PROCESS, Libc.gettid()));
+    }
+
+    /** Sets the calling thread's (pid 0) policy, one its children do not inherit. */
+    private static boolean setScheduler(int policy, int priority) {
+        MemorySegment param = SCHED_PARAM.get();
+        param.set(JAVA_INT, 0, priority);
+        return Libc.schedSetscheduler(0, policy | Libc.SCHED_RESET_ON_FORK, param) == 0;
+    }
+
+    private static void refused(AtomicBoolean logged, String what) {
+        int errno = Libc.errno();
+        if (logged.compareAndSet(false, true)) {
+            log.warn("the release path cannot have {} ({}: CAP_SYS_NICE?); it runs as the agent's other threads do",
+                    what, Libc.strerror(errno));
+        }
+    }
+}

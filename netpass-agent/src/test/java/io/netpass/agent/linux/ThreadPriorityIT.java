@@ -1,0 +1,117 @@
+package io.netpass.agent.linux;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The release path's scheduling, set with real syscalls on real threads (root has CAP_SYS_NICE). */
+class ThreadPriorityIT {
+
+    @AfterEach
+    void unconfigure() {
+        ThreadPriority.configure(0, 0);
+    }
+
+    @Test
+    void aReleasePathThreadGetsTheNiceValueAndItsBurstRunsUnderSchedFifoThenReturns() throws Exception {
+        ThreadPriority.configure(-10, 1);
+        ThreadPriority.Scheduling callerBefore = ThreadPriority.current();
+        AtomicReference<ThreadPriority.Scheduling> duringBurst = new AtomicReference<>();
+
+        ThreadPriority.Scheduling[] seen = onANewThread(() -> {
+            ThreadPriority.enterReleasePath();
+            ThreadPriority.Scheduling entered = ThreadPriority.current();
+            ThreadPriority.burst(() -> duringBurst.set(ThreadPriority.current()));
+            return new ThreadPriority.Scheduling[] {entered, ThreadPriority.current()};
+        });
+
+        assertThat(seen[0]).isEqualTo(new ThreadPriority.Scheduling(0, true, -10));
+        assertThat(duringBurst.get().realTime()).as("%s", duringBurst.get()).isTrue();
+        assertThat(seen[1]).as("after the burst").isEqualTo(new ThreadPriority.Scheduling(0, true, -10));
+        assertThat(ThreadPriority.current()).as("the thread that configured it").isEqualTo(callerBefore);
+    }
+
+    @Test
+    void threadsThatAReleasePathThreadStartsGetTheOrdinaryScheduling() throws Exception {
+        ThreadPriority.configure(-10, 1);
+        ThreadPriority.Scheduling ordinary = ThreadPriority.current();
+        ThreadPriority.Scheduling[] seen = onANewThread(() -> {
+            ThreadPriority.enterReleasePath();
+            ThreadPriority.Scheduling startedOnThePath = onANewThread(
+                    () -> new ThreadPriority.Scheduling[] {ThreadPriority.current()})[0];
+            AtomicReference<ThreadPriority.Scheduling> startedInTheBurst = new AtomicReference<>();
+            ThreadPriority.burst(() -> {
+                try {
+                    startedInTheBurst.set(onANewThread(
+                            () -> new ThreadPriority.Scheduling[] {ThreadPriority.current()})[0]);
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            return new ThreadPriority.Scheduling[] {startedOnThePath, startedInTheBurst.get()};
+        });
+
+        assertThat(seen[0]).as("started on the release path").isEqualTo(ordinary);
+        assertThat(seen[1]).as("started during a burst").isEqualTo(ordinary);
+    }
+
+    @Test
+    void unconfiguredNothingChanges() throws Exception {
+        AtomicReference<ThreadPriority.Scheduling> duringBurst = new AtomicReference<>();
+        ThreadPriority.Scheduling[] seen = onANewThread(() -> {
+            ThreadPriority.Scheduling before = ThreadPriority.current();
+            ThreadPriority.enterReleasePath();
+            ThreadPriority.burst(() -> duringBurst.set(ThreadPriority.current()));
+            return new ThreadPriority.Scheduling[] {before, ThreadPriority.current()};
+        });
+
+        assertThat(seen[1]).isEqualTo(seen[0]);
+        assertThat(duringBurst.get()).isEqualTo(seen[0]);
+        assertThat(duringBurst.get().realTime()).isFalse();
+    }
+
+    @Test
+    void aBurstThatThrowsStillGivesTheThreadItsPolicyBack() throws Exception {
+        ThreadPriority.configure(0, 1);
+        ThreadPriority.Scheduling[] seen = onANewThread(() -> {
+            try {
+                ThreadPriority.burst(() -> {
+                    throw new IllegalStateException("burst failed");
+                });
+            } catch (IllegalStateException expected) {
+                // what the caller would see
+            }
+            return new ThreadPriority.Scheduling[] {ThreadPriority.current()};
+        });
+        assertThat(seen[0].realTime()).isFalse();
+    }
+
+    @Test
+    void valuesOutOfTheKernelsRangesAreRefused() {
+        assertThatThrownBy(() -> ThreadPriority.configure(-21, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> ThreadPriority.configure(20, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> ThreadPriority.configure(0, 100)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> ThreadPriority.configure(0, -1)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /** Runs {@code work} on a platform thread of its own, so that the test's thread keeps its scheduling. */
+    private static ThreadPriority.Scheduling[] onANewThread(Callable<ThreadPriority.Scheduling[]> work)
+            throws Exception {
+        CompletableFuture<ThreadPriority.Scheduling[]> result = new CompletableFuture<>();
+        Thread.ofPlatform().name("release-path-test").start(() -> {
+            try {
+                result.complete(work.call());
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+            }
+        });
+        return result.get(10, TimeUnit.SECONDS);
+    }
+}
