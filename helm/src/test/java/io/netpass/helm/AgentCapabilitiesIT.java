@@ -33,6 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import io.netpass.agent.testing.EthernetAddress;
 import io.netpass.agent.testing.Host;
 import io.netpass.agent.testing.NamespaceLab;
+import io.netpass.agent.testing.ProcessThreads;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -42,7 +43,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * with each one removed, and arms taps as a migration does: a source and a destination tap in a named namespace
  * ({@code /run/netns/NAME}), and a source tap named by {@code /proc/PID/ns/net} of a process that looks like
  * KubeVirt's QEMU (uid 107, named qemu-system-x86_64). With all of them everything arms; without one, what needs it
- * fails and the rest still arms.
+ * fails and the rest still arms; without SYS_NICE everything arms and the release path's threads keep nice 0.
  */
 @Timeout(value = 6, unit = TimeUnit.MINUTES)
 class AgentCapabilitiesIT {
@@ -157,6 +158,9 @@ class AgentCapabilitiesIT {
             assertThat(succeeded).as("armed with %s: %s", capabilities, armed.entrySet().stream()
                     .map(e -> e.getKey() + " → " + e.getValue().statusCode() + " " + e.getValue().body())
                     .collect(Collectors.joining("\n"))).isEqualTo(expected);
+            // Scheduling is not needed to arm, only for a fast release: without it the thread keeps nice 0.
+            assertThat(ProcessThreads.niceByName(agent.pid())).as("the release path's receiving thread")
+                    .containsEntry("final-count-rec", capabilities.contains("SYS_NICE") ? -10 : 0);
         }
     }
 

@@ -115,7 +115,7 @@ class ChartTest {
         assertThat(agent.getSecurityContext().getReadOnlyRootFilesystem()).isTrue();
         assertThat(agent.getSecurityContext().getCapabilities().getDrop()).containsExactly("ALL");
         assertThat(agent.getSecurityContext().getCapabilities().getAdd())
-                .containsExactlyInAnyOrder("NET_RAW", "NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE");
+                .containsExactlyInAnyOrder("NET_RAW", "NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE", "SYS_NICE");
         // The API server refuses allowPrivilegeEscalation: false together with CAP_SYS_ADMIN.
         assertThat(agent.getSecurityContext().getAllowPrivilegeEscalation()).isNull();
         assertThat(agent.getPorts())

@@ -307,6 +307,11 @@ final class RenderedPod implements AutoCloseable {
         return api;
     }
 
+    /** The agent's (or controller's) process: capsh and the shell exec it, so it is the one started. */
+    long pid() {
+        return process.pid();
+    }
+
     /** The Prometheus exposition on the management port. */
     String metrics() {
         try {

@@ -6,8 +6,6 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -18,7 +16,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -35,6 +32,7 @@ import io.netpass.agent.testing.FakeVm;
 import io.netpass.agent.testing.FrameSender;
 import io.netpass.agent.testing.Host;
 import io.netpass.agent.testing.NamespaceLab;
+import io.netpass.agent.testing.ProcessThreads;
 import tools.jackson.databind.JsonNode;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -185,7 +183,7 @@ class FinalReadCountIT {
 
     @Test
     void theReleasePathsThreadsRunAtTheConfiguredNiceValueAndNoOtherThreadDoes() throws Exception {
-        Map<String, Integer> niceByThread = niceByThread(destinationAgent);
+        Map<String, Integer> niceByThread = ProcessThreads.niceByName(destinationAgent.pid());
         assertThat(niceByThread).as("%s", niceByThread).containsEntry("final-count-rec", -10);
         Map<String, Integer> others = new TreeMap<>(niceByThread);
         others.keySet().removeIf(name -> RELEASE_PATH_THREAD.matcher(name).lookingAt());
@@ -232,28 +230,6 @@ class FinalReadCountIT {
                 .mapToLong(line -> (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
                 .findFirst()
                 .orElseThrow(() -> new AssertionError("no " + meter + tag + "} exported"));
-    }
-
-    /**
-     * Every thread of {@code agent} by name (as the kernel has it, 15 characters) with its nice value, from
-     * /proc/PID/task; threads of one name have the same one here.
-     */
-    private static Map<String, Integer> niceByThread(AgentProcess agent) throws IOException {
-        Map<String, Integer> nice = new TreeMap<>();
-        try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(agent.pid()), "task"))) {
-            for (Path task : tasks.toList()) {
-                try {
-                    String stat = Files.readString(task.resolve("stat"));
-                    String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-                    // Fields after the name start at the third (state); nice is the nineteenth.
-                    String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    nice.put(name, Integer.parseInt(fields[19 - 3]));
-                } catch (NoSuchFileException e) {
-                    // The thread ended meanwhile.
-                }
-            }
-        }
-        return nice;
     }
 
     private static int freeUdpPort() {
