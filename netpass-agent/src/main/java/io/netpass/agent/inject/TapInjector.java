@@ -27,8 +27,9 @@ import io.netpass.agent.linux.TapCounters;
  * <p>A tap silently drops what does not fit its ring, so frames are handed over only as the VM makes room: before
  * each batch the injector estimates what is queued (frames injected plus frames the host handed to the tap
  * directly, less what the VM read or the tap dropped) and waits until the batch fits below three quarters of the
- * ring. The ring is never resized: changing a tap's {@code txqueuelen} deactivates the device for an RCU grace
- * period, and every frame the host sends it meanwhile — the VM's new traffic right after switchover — is dropped.
+ * ring. The ring is resized only before the VM runs ({@link #growRingBeforeTheVmRuns}), never while it does:
+ * changing a tap's {@code txqueuelen} deactivates the device for an RCU grace period, and every frame the host sends
+ * it meanwhile — the VM's new traffic right after switchover — is dropped.
  */
 public final class TapInjector implements AutoCloseable {
 
