@@ -33,6 +33,8 @@ public final class FinalCountDatagrams implements MeterBinder, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(FinalCountDatagrams.class);
     private static final int WARM_UP_ROUNDS = 5_000;
+    /** Refusals are logged at most this often: anyone can send datagrams to the port, the counter has them all. */
+    private static final long REFUSAL_LOG_INTERVAL_NANOS = 10_000_000_000L;
 
     /** What became of a datagram received, the {@code outcome} tag of its meter. */
     public enum Outcome {
@@ -68,6 +70,9 @@ public final class FinalCountDatagrams implements MeterBinder, AutoCloseable {
     private final AtomicLong sendFailures = new AtomicLong();
     private final Thread receiver;
     private volatile boolean closing;
+    // Only the receiving thread uses these two.
+    private long nextRefusalLogNanos = System.nanoTime();
+    private long refusalsNotLogged;
 
     public FinalCountDatagrams(FinalCountProperties properties) {
         this.properties = properties;
@@ -190,10 +195,22 @@ public final class FinalCountDatagrams implements MeterBinder, AutoCloseable {
             }
             records = listener.opener().open(datagram);
         } catch (MalformedFinalCountDatagramException e) {
-            log.warn("final-count datagram from {} refused: {}", from, e.getMessage());
+            logRefusal(from, e);
             return Outcome.REFUSED;
         }
         return listener.onFinalCount().test(records) ? Outcome.ACCEPTED : Outcome.LATE;
+    }
+
+    private void logRefusal(SocketAddress from, MalformedFinalCountDatagramException refusal) {
+        long now = System.nanoTime();
+        if (now - nextRefusalLogNanos < 0) {
+            refusalsNotLogged++;
+            return;
+        }
+        log.warn("final-count datagram from {} refused: {}{}", from, refusal.getMessage(), refusalsNotLogged == 0 ? ""
+                : " (" + refusalsNotLogged + " more refused since the last one logged)");
+        refusalsNotLogged = 0;
+        nextRefusalLogNanos = now + REFUSAL_LOG_INTERVAL_NANOS;
     }
 
     @Override

@@ -210,6 +210,8 @@ class FinalReadCountIT {
             }
             await(() -> datagrams("refused") == refusedBefore + 2 && datagrams("unknown_migration") == unknownBefore + 1,
                     run);
+            assertThat(destinationAgent.logText().lines().filter(line -> line.contains("final-count datagram from")
+                    && line.contains("refused")).count()).as("refusals logged at most once every 10 s").isEqualTo(1);
             JsonNode untouched = run.destinationSession();
             assertThat(untouched.path("counters").path("stagedFrames").asLong()).as("%s", untouched).isEqualTo(KEPT);
             assertThat(untouched.path("counters").path("withdrawnFrames").asLong()).isZero();
