@@ -30,7 +30,6 @@ import io.netpass.agent.linux.Link;
 import io.netpass.agent.linux.NetworkLinks;
 import io.netpass.agent.linux.NetworkNamespace;
 import io.netpass.agent.linux.TapCounters;
-import io.netpass.agent.linux.ThreadPriority;
 
 /**
  * Captures one armed tap and keeps exactly the frames its VM has not read.
@@ -500,7 +499,6 @@ public final class CaptureSession implements AutoCloseable {
             return;
         }
         Thread.ofPlatform().name("frame-from-" + link.name()).daemon().start(() -> {
-            ThreadPriority.enterReleasePath();
             try (socket) {
                 while (!closed && !stopRequested && !watch.ran().get()) {
                     if (socket.awaitFrame(FRAME_FROM_POLL_MILLIS)) {

@@ -10,16 +10,22 @@ import org.slf4j.LoggerFactory;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
- * How the threads on the release path are scheduled: the ones that see the VM move, send and receive the final
- * count, and inject the kept frames. A release is a chain of wake-ups and a burst of injection that last
- * milliseconds, once per migration. On a host whose CPUs are busy, every runnable thread beside them takes turns
- * with them (the agents' other threads, the VMs, the host's own work), and each turn stretches the release
+ * How the destination's threads on the release path are scheduled: the ones that see its VM run, receive the
+ * source's final count and inject the kept frames. A release is a chain of wake-ups and a burst of injection that
+ * last milliseconds, once per migration. On a host whose CPUs are busy, every runnable thread beside them takes
+ * turns with them (the agents' other threads, the VMs, the host's own work), and each turn stretches the release
  * (docs/performance.md). So these threads run at a lower nice value, and the burst itself under SCHED_FIFO: it runs
  * until it is done or waits for the VM to make room. Linux schedules each thread on its own, so only these change.
  *
+ * <p>The source's threads keep the ordinary scheduling on purpose: its final count must come after the source
+ * QEMU's last reads of the tap, which its main loop makes right after the migration ends, at about the moment the
+ * moved VM announces itself (docs/reconciliation.md, "The frame QEMU holds"); a source count that wins the CPU
+ * from that main loop is taken too early.
+ *
  * <p>Threads these threads start (a pool's first worker, say) would inherit both; SCHED_RESET_ON_FORK gives them
- * the agent's ordinary scheduling instead. Both need CAP_SYS_NICE (and, on a kernel with RT group scheduling, real-time runtime in the agent's cgroup);
- * without it the kernel refuses, which is logged once, and the threads run as the agent's others do.
+ * the agent's ordinary scheduling instead. Both need CAP_SYS_NICE (and, on a kernel with RT group scheduling,
+ * real-time runtime in the agent's cgroup); without it the kernel refuses, which is logged once, and the threads
+ * run as the agent's others do.
  */
 public final class ThreadPriority {
 

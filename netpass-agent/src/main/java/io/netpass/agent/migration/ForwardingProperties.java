@@ -45,9 +45,9 @@ import org.springframework.validation.annotation.Validated;
  * @param stagingCapacity bytes of forwarded frames the destination holds before its VM runs; when full, it stops
  *     reading the stream and the source keeps the rest (HTTP/2 flow control). Default 64MB, the source's default
  *     capture buffer.
- * @param releasePathNice the nice value of the threads on the release path (they see the VM move, send and receive
- *     the final count, inject the kept frames; docs/performance.md): on a busy host they get the CPU before the
- *     agent's other threads, the VMs and the host's other work, for the milliseconds a release lasts. Needs
+ * @param releasePathNice the nice value of the destination's threads on the release path (they see its VM run,
+ *     receive the source's final count, inject the kept frames; docs/performance.md): on a busy host they get the CPU
+ *     before the agent's other threads, the VMs and the host's other work, for the milliseconds a release lasts. Needs
  *     CAP_SYS_NICE (the agent runs privileged); without it the threads keep the agent's own. 0 leaves them as they
  *     are. Default -10.
  * @param burstRealTimePriority the SCHED_FIFO priority under which the destination injects the frames it held

@@ -23,7 +23,6 @@ import io.netpass.agent.capture.CaptureSession;
 import io.netpass.agent.capture.CaptureStatus;
 import io.netpass.agent.capture.KeptFrame;
 import io.netpass.agent.capture.MacAddress;
-import io.netpass.agent.linux.ThreadPriority;
 import io.netpass.agent.stream.FinalCountDatagram;
 import io.netpass.agent.stream.FinalCountDatagrams;
 import io.netpass.agent.stream.FinalCountTarget;
@@ -302,10 +301,7 @@ public final class SourceSession {
         if (route != null && finalCountRoute.compareAndSet(null, route)) {
             // Waiting already, so that the count leaves the moment the release is requested.
             Thread.ofPlatform().name("final-count-" + migrationId).daemon()
-                    .start(() -> {
-                        ThreadPriority.enterReleasePath();
-                        awaitReleaseThenSendFinalCount(route);
-                    });
+                    .start(() -> awaitReleaseThenSendFinalCount(route));
         }
         if (!held) {
             requestRelease(ReleaseTrigger.PULL);

@@ -50,7 +50,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class FinalReadCountIT {
 
     private static final int KEPT = 200;
-    private static final Pattern RELEASE_PATH_THREAD = Pattern.compile("final-count-(rec|m-)|watch-|frame-from-|inject-");
+    private static final Pattern RELEASE_PATH_THREAD = Pattern.compile("final-count-rec|watch-|inject-");
     private static final Duration FROZEN_BEFORE_RESUME = Duration.ofMillis(60);
     private static final Duration TIMEOUT = Duration.ofSeconds(20);
 
