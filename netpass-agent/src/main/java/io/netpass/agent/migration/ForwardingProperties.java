@@ -51,9 +51,12 @@ import org.springframework.validation.annotation.Validated;
  *     CAP_SYS_NICE (the agent runs privileged); without it the threads keep the agent's own. 0 leaves them as they
  *     are. Default -10.
  * @param burstRealTimePriority the SCHED_FIFO priority under which the destination injects the frames it held
- *     once its VM runs: the burst then runs until it is done or waits for the VM to make room, not in turns with
- *     whatever else is runnable. Needs CAP_SYS_NICE as well; the kernel's real-time throttling (by default 950 ms
- *     of every second) still leaves each CPU to the rest. 0 for none. Default 1, the lowest real-time priority.
+ *     once its VM runs and each chunk after: the injection then runs until it is done or waits for the VM to make
+ *     room, not in turns with whatever else is runnable. It shortened the release's tail here (docs/performance.md),
+ *     but it takes a CPU from every ordinary thread of the host for as long as it runs: with source sessions on the
+ *     same host, their capture can fall behind (a CI run on two vCPUs overflowed a source's capture ring while a
+ *     destination on the same host injected under it). Needs CAP_SYS_NICE as well. 1 is the lowest real-time
+ *     priority. Default 0: none.
  */
 @ConfigurationProperties("netpass.agent.forwarding")
 @Validated
@@ -71,11 +74,11 @@ public record ForwardingProperties(
         @NotNull @DefaultValue("2ms") Duration forwardAheadAfter,
         @NotNull @DefaultValue("64MB") DataSize stagingCapacity,
         @Min(-20) @Max(19) @DefaultValue("-10") int releasePathNice,
-        @Min(0) @Max(99) @DefaultValue("1") int burstRealTimePriority) {
+        @Min(0) @Max(99) @DefaultValue("0") int burstRealTimePriority) {
 
     public static ForwardingProperties defaults() {
         return new ForwardingProperties(Duration.ofMillis(300), Duration.ofSeconds(3), 256, Duration.ofSeconds(10),
                 Duration.ofMillis(200), 4096, Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofMinutes(30),
-                true, Duration.ofMillis(2), DataSize.ofMegabytes(64), -10, 1);
+                true, Duration.ofMillis(2), DataSize.ofMegabytes(64), -10, 0);
     }
 }
