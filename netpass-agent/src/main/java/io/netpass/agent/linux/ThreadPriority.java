@@ -10,8 +10,8 @@ import org.slf4j.LoggerFactory;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
- * How the destination's threads on the release path are scheduled: the ones that see its VM run, receive the
- * source's final count and inject the kept frames. A release is a chain of wake-ups and a burst of injection that
+ * How the destination's threads on the release path are scheduled: the ones that see its VM run and receive the
+ * source's final count (that one injects the kept frames at once when they fit the room made in the tap's ring). A release is a chain of wake-ups and a burst of injection that
  * last milliseconds, once per migration. On a host whose CPUs are busy, every runnable thread beside them takes
  * turns with them (the agents' other threads, the VMs, the host's own work), and each turn stretches the release
  * (docs/performance.md). So these threads run at a lower nice value, and the burst itself under SCHED_FIFO: it runs

@@ -12,7 +12,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 
 import org.jspecify.annotations.Nullable;
@@ -26,7 +25,6 @@ import io.netpass.agent.capture.CaptureStatus;
 import io.netpass.agent.capture.DropReason;
 import io.netpass.agent.capture.MacAddress;
 import io.netpass.agent.capture.TapLocation;
-import io.netpass.agent.linux.ThreadPriority;
 import io.netpass.agent.stream.FinalCountDatagrams;
 import io.netpass.agent.stream.PeerClient;
 import reactor.core.scheduler.Scheduler;
@@ -53,8 +51,7 @@ public final class MigrationSessions implements AutoCloseable {
     private final PeerClient peers;
     private final FinalCountDatagrams datagrams;
     private final Scheduler forwardingScheduler = Schedulers.newBoundedElastic(64, 1024, "forward");
-    private final Scheduler injectionScheduler = Schedulers.newBoundedElastic(64, 1024, releasePathThreads("inject-"),
-            60);
+    private final Scheduler injectionScheduler = Schedulers.newBoundedElastic(64, 1024, "inject");
     private final ConcurrentMap<Key, SourceSession> sources = new ConcurrentHashMap<>();
     private final ConcurrentMap<Key, DestinationSession> destinations = new ConcurrentHashMap<>();
     private final ConcurrentMap<Key, Arming> armings = new ConcurrentHashMap<>();
@@ -333,14 +330,5 @@ public final class MigrationSessions implements AutoCloseable {
         }
         forwardingScheduler.dispose();
         injectionScheduler.dispose();
-    }
-
-    /** Daemon threads named {@code prefix}N that run at the release path's priority. */
-    private static ThreadFactory releasePathThreads(String prefix) {
-        ThreadFactory threads = Thread.ofPlatform().name(prefix, 0).daemon().factory();
-        return work -> threads.newThread(() -> {
-            ThreadPriority.enterReleasePath();
-            work.run();
-        });
     }
 }

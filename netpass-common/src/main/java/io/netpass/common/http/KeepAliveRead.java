@@ -10,16 +10,23 @@ import org.springframework.core.env.ConfigurableEnvironment;
  * again (reactor-netty#4347, #4361; fixed after the releases served here). A client that sends its next request the
  * moment it has an answer, as orchestrators and the tests do, hits it now and then: one call hangs until it times
  * out. With {@code reactor.netty.http.server.lastFlushWhenNoRead} the previous operations end when the next
- * request arrives, so it is never buffered. Runs before either service starts its server (registered in
- * META-INF/spring.factories); a value given on the command line wins. Drop it with a Reactor Netty that has the fix.
+ * request arrives, so it is never buffered. Runs before the controller starts its server (registered in
+ * META-INF/spring.factories); a value given on the command line wins. Not for the agent: with it, two CI runs saw the
+ * agent's frame stream go silent on a kept-alive connection after some pulls (the property also defers a response's
+ * last flush), so the agent keeps Reactor Netty's default. Drop it with a Reactor Netty that has the fix.
  */
 public final class KeepAliveRead implements EnvironmentPostProcessor {
 
     static final String PROPERTY = "reactor.netty.http.server.lastFlushWhenNoRead";
 
+    /** The application that needs it; the agent's frame stream ran into silent pulls with it (below). */
+    static final String APPLICATION = "netpass-controller";
+
     @Override
     public void postProcessEnvironment(ConfigurableEnvironment environment, SpringApplication application) {
-        apply();
+        if (APPLICATION.equals(environment.getProperty("spring.application.name"))) {
+            apply();
+        }
     }
 
     /** Sets the property unless it is set already; Reactor Netty reads it once, when its server classes load. */

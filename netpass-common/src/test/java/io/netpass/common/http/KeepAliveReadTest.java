@@ -65,10 +65,16 @@ class KeepAliveReadTest {
     }
 
     @Test
-    void everySpringApplicationOfOursSetsItBeforeItsServerStarts() {
+    void theControllerSetsItBeforeItsServerStartsAndTheAgentDoesNot() {
         System.getProperties().remove(KeepAliveRead.PROPERTY);
-        try (ConfigurableApplicationContext context = new SpringApplicationBuilder(Nothing.class)
-                .web(WebApplicationType.NONE).bannerMode(Banner.Mode.OFF).logStartupInfo(false).run()) {
+        try (ConfigurableApplicationContext agent = new SpringApplicationBuilder(Nothing.class)
+                .web(WebApplicationType.NONE).bannerMode(Banner.Mode.OFF).logStartupInfo(false)
+                .properties("spring.application.name=netpass-agent").run()) {
+            assertThat(System.getProperty(KeepAliveRead.PROPERTY)).isNull();
+        }
+        try (ConfigurableApplicationContext controller = new SpringApplicationBuilder(Nothing.class)
+                .web(WebApplicationType.NONE).bannerMode(Banner.Mode.OFF).logStartupInfo(false)
+                .properties("spring.application.name=" + KeepAliveRead.APPLICATION).run()) {
             assertThat(System.getProperty(KeepAliveRead.PROPERTY)).isEqualTo("true");
         }
     }
