@@ -11,11 +11,13 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
  * How the destination's threads on the release path are scheduled: the ones that see its VM run and receive the
- * source's final count (that one injects the kept frames at once when they fit the room made in the tap's ring). A release is a chain of wake-ups and a burst of injection that
- * last milliseconds, once per migration. On a host whose CPUs are busy, every runnable thread beside them takes
- * turns with them (the agents' other threads, the VMs, the host's own work), and each turn stretches the release
- * (docs/performance.md). So these threads run at a lower nice value, and the burst itself under SCHED_FIFO: it runs
- * until it is done or waits for the VM to make room. Linux schedules each thread on its own, so only these change.
+ * source's final count (that one injects the kept frames at once when they fit the room made in the tap's ring).
+ * A release is a chain of wake-ups and a burst of injection that last milliseconds, once per migration. On a host
+ * whose CPUs are busy, every runnable thread beside them takes turns with them (the agents' other threads, the VMs,
+ * the host's own work), and each turn stretches the release (docs/performance.md). So these threads run at a lower
+ * nice value and, when configured (off by default: it can starve a source's capture on the same host), the
+ * injection under SCHED_FIFO: it then runs until it is done or waits for the VM to make room. Linux schedules each
+ * thread on its own, so only these change.
  *
  * <p>The source's threads keep the ordinary scheduling on purpose: its final count must come after the source
  * QEMU's last reads of the tap, which its main loop makes right after the migration ends, at about the moment the
