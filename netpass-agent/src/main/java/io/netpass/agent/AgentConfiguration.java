@@ -79,7 +79,8 @@ class AgentConfiguration {
     @Bean(destroyMethod = "close")
     FinalCountDatagrams finalCountDatagrams(FinalCountProperties finalCount, ForwardingProperties forwarding) {
         // Before the first release-path thread starts: the datagrams' receiver is one.
-        ThreadPriority.configure(forwarding.releasePathNice(), forwarding.burstRealTimePriority());
+        ThreadPriority.configure(forwarding.releasePathNice(), forwarding.burstRealTimePriority(),
+                forwarding.burstRealTimeLimit());
         return new FinalCountDatagrams(finalCount);
     }
 

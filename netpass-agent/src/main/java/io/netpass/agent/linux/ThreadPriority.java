@@ -2,6 +2,7 @@ package io.netpass.agent.linux;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.slf4j.Logger;
@@ -15,8 +16,10 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * A release is a chain of wake-ups and a burst of injection that last milliseconds, once per migration. On a host
  * whose CPUs are busy, every runnable thread beside them takes turns with them (the agents' other threads, the VMs,
  * the host's own work), and each turn stretches the release (docs/performance.md). So these threads run at a lower
- * nice value and, when configured (off by default: it can starve a source's capture on the same host), the
- * injection under SCHED_FIFO: it then runs until it is done or waits for the VM to make room. Linux schedules each
+ * nice value, and the burst of frames held at the release under SCHED_FIFO: it then runs until it is done or waits
+ * for the VM to make room. Only for a bounded time ({@link RealTimeBurst}): a thread under SCHED_FIFO takes a CPU from
+ * every ordinary thread of the host, and a source's capture on the same host falls behind if that lasts (a CI run
+ * overflowed one while a destination injected a resumed stream's chunks under it for seconds). Linux schedules each
  * thread on its own, so only these change.
  *
  * <p>The source's threads keep the ordinary scheduling on purpose: its final count must come after the source
@@ -40,6 +43,7 @@ public final class ThreadPriority {
 
     private static volatile int releasePathNice;
     private static volatile int burstRealTimePriority;
+    private static volatile long burstRealTimeLimitNanos;
 
     /**
      * A thread's scheduling: its policy ({@code SCHED_OTHER} 0, {@code SCHED_FIFO} 1, …), whether threads it starts
@@ -56,12 +60,14 @@ public final class ThreadPriority {
     }
 
     /**
-     * Sets what {@link #enterReleasePath()} and {@link #burst} give; (0, 0), the start, changes nothing.
+     * Sets what {@link #enterReleasePath()} and {@link #realTimeBurst()} give; (0, 0, any), the start, changes
+     * nothing.
      *
      * @param nice the release path's nice value, -20 to 19
      * @param realTimePriority the burst's SCHED_FIFO priority, 1 to 99; 0 for none
+     * @param realTimeLimit how long a burst may run under SCHED_FIFO, positive
      */
-    public static void configure(int nice, int realTimePriority) {
+    public static void configure(int nice, int realTimePriority, Duration realTimeLimit) {
         if (nice < -20 || nice > 19) {
             throw new IllegalArgumentException("nice must be between -20 and 19, not " + nice);
         }
@@ -69,8 +75,12 @@ public final class ThreadPriority {
             throw new IllegalArgumentException("a SCHED_FIFO priority is between 1 and 99 (0: none), not "
                     + realTimePriority);
         }
+        if (realTimeLimit.isNegative() || realTimeLimit.isZero()) {
+            throw new IllegalArgumentException("a burst's real-time limit must be positive, not " + realTimeLimit);
+        }
         releasePathNice = nice;
         burstRealTimePriority = realTimePriority;
+        burstRealTimeLimitNanos = realTimeLimit.toNanos();
     }
 
     /** Gives the calling thread the release path's nice value. */
@@ -84,23 +94,63 @@ public final class ThreadPriority {
         }
     }
 
-    /** Runs {@code burst} on the calling thread under SCHED_FIFO, then gives the thread its policy back. */
-    public static void burst(Runnable burst) {
+    /**
+     * Puts the calling thread under SCHED_FIFO, if configured, until the returned burst ends: when it is closed, when
+     * {@link RealTimeBurst#end()} is called, or at the first {@link RealTimeBurst#endIfOverdue()} past the
+     * configured limit. Use it in try-with-resources on the thread that injects.
+     */
+    public static RealTimeBurst realTimeBurst() {
         int priority = burstRealTimePriority;
         if (priority == 0) {
-            burst.run();
-            return;
+            return RealTimeBurst.ORDINARY;
         }
         if (!setScheduler(Libc.SCHED_FIFO, priority)) {
             refused(REAL_TIME_REFUSAL_LOGGED, "SCHED_FIFO " + priority + " for the burst");
-            burst.run();
-            return;
+            return RealTimeBurst.ORDINARY;
         }
-        try {
-            burst.run();
-        } finally {
-            // The nice value is kept across the policy change.
-            setScheduler(Libc.SCHED_OTHER, 0);
+        return new RealTimeBurst(true, System.nanoTime() + burstRealTimeLimitNanos);
+    }
+
+    /**
+     * A stretch of one thread's work under SCHED_FIFO, bounded in time; ending it gives the thread the ordinary
+     * policy back (its nice value is kept across the change). Not for sharing between threads.
+     */
+    public static final class RealTimeBurst implements AutoCloseable {
+
+        /** A burst that never ran under SCHED_FIFO: real time is off, or was refused. */
+        public static final RealTimeBurst ORDINARY = new RealTimeBurst(false, 0);
+
+        private final long deadlineNanos;
+        private boolean realTime;
+
+        private RealTimeBurst(boolean realTime, long deadlineNanos) {
+            this.realTime = realTime;
+            this.deadlineNanos = deadlineNanos;
+        }
+
+        /** Whether the thread still runs under SCHED_FIFO for this burst. */
+        public boolean realTime() {
+            return realTime;
+        }
+
+        /** Ends the burst once its time is up; cheap enough to call per frame. */
+        public void endIfOverdue() {
+            if (realTime && System.nanoTime() - deadlineNanos > 0) {
+                end();
+            }
+        }
+
+        /** Gives the thread the ordinary policy back, now. */
+        public void end() {
+            if (realTime) {
+                realTime = false;
+                setScheduler(Libc.SCHED_OTHER, 0);
+            }
+        }
+
+        @Override
+        public void close() {
+            end();
         }
     }
 

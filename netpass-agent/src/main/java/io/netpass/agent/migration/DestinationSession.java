@@ -385,12 +385,19 @@ public final class DestinationSession {
         }
     }
 
-    /** Injects every held frame, in order, as one burst ({@link ThreadPriority#burst}); the caller holds the lock. */
+    /**
+     * Injects every held frame, in order; the caller holds the lock. The frames held at the release go as one burst
+     * under real time ({@link ThreadPriority#realTimeBurst()}), bounded in time; what comes after them does not: it
+     * keeps coming for as long as the network takes to re-learn the VM's place.
+     */
     private void injectStaged() {
-        ThreadPriority.burst(this::injectEveryStagedFrame);
+        try (ThreadPriority.RealTimeBurst burst = lastInjected < burstEnd ? ThreadPriority.realTimeBurst()
+                : ThreadPriority.RealTimeBurst.ORDINARY) {
+            injectEveryStagedFrame(burst);
+        }
     }
 
-    private void injectEveryStagedFrame() {
+    private void injectEveryStagedFrame(ThreadPriority.RealTimeBurst burst) {
         TapInjector target = injector;
         if (target == null || staged.isEmpty()) {
             return;
@@ -398,6 +405,10 @@ public final class DestinationSession {
         while (!staged.isEmpty()) {
             ForwardedFrame frame = staged.removeFirst();
             stagedBytes -= frame.frame().length;
+            if (frame.sequence() > burstEnd && lastInjected <= burstEnd) {
+                endBurst(target, burst);
+            }
+            burst.endIfOverdue();
             ForwardedFrame held = heldByVmm;
             if (held != null) {
                 heldByVmm = null;
@@ -409,14 +420,21 @@ public final class DestinationSession {
             }
             injectOne(target, frame);
         }
-        target.flush();
+        endBurst(target, burst);
         InjectionReport report = target.report();
-        if (burstInjectedNanos == 0 && lastInjected >= burstEnd) {
-            burstInjectedNanos = System.nanoTime();
-        }
         injectedFrames.set(report.injectedFrames());
         injectedBytes.set(report.injectedBytes());
         injectionFailures.set(report.failedFrames());
+    }
+
+    /** Sends what is queued and, once the frames held at the release are all in the tap, notes when. */
+    private void endBurst(TapInjector target, ThreadPriority.RealTimeBurst burst) {
+        target.flush();
+        if (burstInjectedNanos == 0 && lastInjected >= burstEnd) {
+            burstInjectedNanos = System.nanoTime();
+        }
+        // After the time is taken: an ordinary thread may lose the CPU at once.
+        burst.end();
     }
 
     private void injectOne(TapInjector target, ForwardedFrame frame) {

@@ -2,6 +2,7 @@ package io.netpass.agent.migration;
 
 import java.time.Duration;
 
+import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
@@ -51,12 +52,14 @@ import org.springframework.validation.annotation.Validated;
  *     CAP_SYS_NICE (the agent runs privileged); without it the threads keep the agent's own. 0 leaves them as they
  *     are. Default -10.
  * @param burstRealTimePriority the SCHED_FIFO priority under which the destination injects the frames it held
- *     once its VM runs and each chunk after: the injection then runs until it is done or waits for the VM to make
- *     room, not in turns with whatever else is runnable. It shortened the release's tail here (docs/performance.md),
- *     but it takes a CPU from every ordinary thread of the host for as long as it runs: with source sessions on the
- *     same host, their capture can fall behind (a CI run on two vCPUs overflowed a source's capture ring while a
- *     destination on the same host injected under it). Needs CAP_SYS_NICE as well. 1 is the lowest real-time
- *     priority. Default 0: none.
+ *     once its VM runs: the burst then runs until it is done or waits for the VM to make room, not in turns with
+ *     whatever else is runnable. It shortens the release's tail (docs/performance.md). Only those frames, and only
+ *     for {@code burstRealTimeLimit}: a thread under SCHED_FIFO takes a CPU from every ordinary thread of the host,
+ *     and a source's capture on the same host fell behind when a destination injected a resumed stream under it for
+ *     seconds. Needs CAP_SYS_NICE as well; without it the burst runs at the release path's nice value. 1 is the
+ *     lowest real-time priority; 0 turns it off. Default 1.
+ * @param burstRealTimeLimit how long the burst may run under SCHED_FIFO; what is left of it then is injected at the
+ *     release path's nice value. 2,000 frames take 2–4 ms here (docs/performance.md). Default 10ms.
  */
 @ConfigurationProperties("netpass.agent.forwarding")
 @Validated
@@ -74,11 +77,18 @@ public record ForwardingProperties(
         @NotNull @DefaultValue("2ms") Duration forwardAheadAfter,
         @NotNull @DefaultValue("64MB") DataSize stagingCapacity,
         @Min(-20) @Max(19) @DefaultValue("-10") int releasePathNice,
-        @Min(0) @Max(99) @DefaultValue("0") int burstRealTimePriority) {
+        @Min(0) @Max(99) @DefaultValue("1") int burstRealTimePriority,
+        @NotNull @DefaultValue("10ms") Duration burstRealTimeLimit) {
+
+    @AssertTrue(message = "burstRealTimeLimit must be positive")
+    boolean isBurstRealTimeLimitPositive() {
+        return burstRealTimeLimit == null || burstRealTimeLimit.isPositive();
+    }
 
     public static ForwardingProperties defaults() {
         return new ForwardingProperties(Duration.ofMillis(300), Duration.ofSeconds(3), 256, Duration.ofSeconds(10),
                 Duration.ofMillis(200), 4096, Duration.ofSeconds(10), Duration.ofSeconds(1), Duration.ofMinutes(30),
-                true, Duration.ofMillis(2), DataSize.ofMegabytes(64), -10, 0);
+                true, Duration.ofMillis(2), DataSize.ofMegabytes(64), -10, 1,
+                Duration.ofMillis(10));
     }
 }

@@ -164,6 +164,9 @@ class FinalReadCountIT {
             // The stream's copy of the count, which comes after, says the same: nothing was read after injection.
             await(() -> run.destinationSession().path("state").asString().equals("completed"), run);
             assertThat(run.destinationSession().path("counters").path("readAfterInjection").asLong()).isZero();
+            // The burst ran under SCHED_FIFO (the default) and gave it up: no thread of the agent keeps it.
+            Map<String, Integer> policies = ProcessThreads.policyByName(destinationAgent.pid());
+            assertThat(policies.values()).as("%s", policies).containsOnly(0);
         }
     }
 

@@ -31,7 +31,7 @@ class ArmedTimeoutIT {
                 defaults.injectionHeadroom(), defaults.injectionStallTimeout(), defaults.streamIdleTimeout(),
                 Duration.ofMillis(500), defaults.forwardFrameHeldByVmm(), defaults.forwardAheadAfter(),
                 defaults.stagingCapacity(), defaults.releasePathNice(),
-                defaults.burstRealTimePriority());
+                defaults.burstRealTimePriority(), defaults.burstRealTimeLimit());
         CaptureProperties capture = CaptureProperties.defaults();
         try (NamespaceLab lab = new NamespaceLab();
                 FinalCountDatagrams datagrams = new FinalCountDatagrams(new FinalCountProperties(false, 0));
