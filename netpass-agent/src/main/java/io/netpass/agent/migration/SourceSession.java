@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -23,7 +24,7 @@ import io.netpass.agent.capture.CaptureSession;
 import io.netpass.agent.capture.CaptureStatus;
 import io.netpass.agent.capture.KeptFrame;
 import io.netpass.agent.capture.MacAddress;
-import io.netpass.agent.stream.FinalCountDatagram;
+import io.netpass.agent.stream.PeerDatagram;
 import io.netpass.agent.stream.FinalCountDatagrams;
 import io.netpass.agent.stream.FinalCountTarget;
 import io.netpass.agent.stream.FrameStreamEncoder;
@@ -51,8 +52,10 @@ public final class SourceSession {
     public enum ReleaseTrigger {
         /** The destination asked for the frames without holding a stream open. */
         PULL,
-        /** The destination signalled that its VM runs. */
+        /** The destination signalled that its VM runs, by its HTTP release request. */
         RELEASE_REQUEST,
+        /** The destination signalled that its VM runs, by its sealed release datagram. */
+        RELEASE_DATAGRAM,
         /** The moved VM's own frame (its announcement) was flooded back to this tap: it runs elsewhere. */
         VM_FRAME_FLOODED_BACK
     }
@@ -84,6 +87,9 @@ public final class SourceSession {
     private final AtomicBoolean finalCountDatagramSent = new AtomicBoolean();
     /** Where the destination asked for the final-count datagram, once it did. */
     private final AtomicReference<@Nullable FinalCountRoute> finalCountRoute = new AtomicReference<>();
+    /** Listening for the destination's release datagram, from its first stream with a key until the session ends. */
+    private volatile FinalCountDatagrams.@Nullable Listening releaseListening;
+    private final Consumer<ReleaseTrigger> onReleaseRequested;
     /** Whether every read the tap counted after the VM moved was matched, when the datagram's count was taken. */
     private volatile boolean countedAfterSwitchover;
     private final CountDownLatch releaseOrAbort = new CountDownLatch(1);
@@ -92,12 +98,14 @@ public final class SourceSession {
     private volatile @Nullable String failure;
 
     /** Where the final-count datagram goes, and its sealer, prepared when the destination asked for it. */
-    private record FinalCountRoute(FinalCountTarget target, FinalCountDatagram.Sealer sealer) {
+    private record FinalCountRoute(FinalCountTarget target, PeerDatagram.Sealer sealer) {
     }
 
     SourceSession(String migrationId, CaptureSession capture, Set<Long> vmMacs,
-            ForwardingProperties properties, Scheduler forwardingScheduler, FinalCountDatagrams datagrams) {
+            ForwardingProperties properties, Scheduler forwardingScheduler, FinalCountDatagrams datagrams,
+            Consumer<ReleaseTrigger> onReleaseRequested) {
         this.datagrams = datagrams;
+        this.onReleaseRequested = onReleaseRequested;
         this.vmMacs = vmMacs;
         this.migrationId = migrationId;
         this.capture = capture;
@@ -159,17 +167,32 @@ public final class SourceSession {
         }
         if (markReleaseRequested(trigger)) {
             wakeForRelease();
+            onReleaseRequested.accept(trigger);
         }
     }
 
-    /**
-     * The moved VM's own frame reached this tap: it runs elsewhere. On the thread that saw it (the capture's watch
-     * for it, see {@link CaptureSession#whenFrameFrom}), the final count is taken and sent at once, before any other
-     * thread is woken for the release: each wake-up would cost the destination's VM a fraction of a millisecond.
-     */
+    /** The moved VM's own frame reached this tap: it runs elsewhere. */
     private void vmFrameFloodedBack() {
-        if (state == SessionState.ABORTED || !markReleaseRequested(ReleaseTrigger.VM_FRAME_FLOODED_BACK)) {
-            return;
+        releaseFromThisThread(ReleaseTrigger.VM_FRAME_FLOODED_BACK);
+    }
+
+    /**
+     * The destination's release datagram: its VM runs. On the final-count port's receiving thread; returns whether
+     * it was the first word of the switchover.
+     */
+    private boolean releaseDatagram() {
+        return releaseFromThisThread(ReleaseTrigger.RELEASE_DATAGRAM);
+    }
+
+    /**
+     * On the thread that learned of the switchover (the capture's watch for the VM's frame, see
+     * {@link CaptureSession#whenFrameFrom}, or the datagram receiver), the final count is taken and sent at once,
+     * before any other thread is woken for the release: each wake-up would cost the destination's VM a fraction of
+     * a millisecond. Returns whether this was the first word of the switchover.
+     */
+    private boolean releaseFromThisThread(ReleaseTrigger trigger) {
+        if (state == SessionState.ABORTED || !markReleaseRequested(trigger)) {
+            return false;
         }
         FinalCountRoute route = finalCountRoute.get();
         if (route != null) {
@@ -180,6 +203,8 @@ public final class SourceSession {
             }
         }
         wakeForRelease();
+        onReleaseRequested.accept(trigger);
+        return true;
     }
 
     private boolean markReleaseRequested(ReleaseTrigger trigger) {
@@ -238,11 +263,11 @@ public final class SourceSession {
                     }
                 });
             }
-            byte[] datagram = route.sealer().seal(finalCount, held[0]);
+            byte[] datagram = route.sealer().sealFinalCount(finalCount, held[0]);
             if (datagram == null) {
                 log.info("{}: the final count and the frame its VMM may hold exceed a datagram; the stream carries "
                         + "them", migrationId);
-            } else if (datagrams.send(route.target().address(), datagram)) {
+            } else if (datagrams.send(PeerDatagram.Kind.FINAL_COUNT, route.target().address(), datagram)) {
                 finalCountDatagramSentNanos = System.nanoTime();
             }
         } catch (RuntimeException e) {
@@ -302,6 +327,14 @@ public final class SourceSession {
             // Waiting already, so that the count leaves the moment the release is requested.
             Thread.ofPlatform().name("final-count-" + migrationId).daemon()
                     .start(() -> awaitReleaseThenSendFinalCount(route));
+            if (datagrams.listening()) {
+                // Before the response tells the destination the port: no release datagram can come sooner.
+                releaseListening = datagrams.listenForRelease(migrationId, route.target().key(),
+                        this::releaseDatagram);
+                if (state.finished()) {
+                    stopListening();
+                }
+            }
         }
         if (!held) {
             requestRelease(ReleaseTrigger.PULL);
@@ -323,6 +356,21 @@ public final class SourceSession {
                 .doOnSubscribe(subscription -> activeStreams.incrementAndGet())
                 .doFinally(signal -> activeStreams.decrementAndGet())
                 .doOnDiscard(DataBuffer.class, DataBufferUtils::release);
+    }
+
+    /**
+     * The UDP port the destination may send its release datagram to, sealed with the key of its final-count request;
+     * null unless this session listens for it (no stream with a key yet, or this agent receives no datagrams).
+     */
+    public @Nullable Integer releaseDatagramPort() {
+        return releaseListening == null ? null : datagrams.port();
+    }
+
+    private void stopListening() {
+        FinalCountDatagrams.Listening listening = releaseListening;
+        if (listening != null) {
+            listening.close();
+        }
     }
 
     /** Releases the kept frames unless done already; true if this call did. */
@@ -361,12 +409,16 @@ public final class SourceSession {
         // A stream waiting for frames ends at once.
         capture.wake();
         releaseOrAbort.countDown();
+        stopListening();
     }
 
-    void abortUnlessCompleted(String reason) {
+    /** Ends the session for good (disarmed): forwarding ends unless it completed, the capture stops. */
+    void close() {
         if (state != SessionState.COMPLETED) {
-            abort(reason);
+            abort("disarmed");
         }
+        stopListening();
+        capture.close();
     }
 
     void completeIfForwarding() {

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 
-import io.netpass.agent.stream.FinalCountDatagram;
+import io.netpass.agent.stream.PeerDatagram;
 import io.netpass.agent.stream.SourceRead;
 import io.netpass.agent.testing.AgentProcess;
 import io.netpass.agent.testing.Client;
@@ -201,16 +201,16 @@ class FinalReadCountIT {
             SourceRead readEverything = new SourceRead(KEPT, 0, true);
             try (DatagramChannel channel = DatagramChannel.open()) {
                 InetSocketAddress destination = new InetSocketAddress("127.0.0.1", destinationDatagramPort);
-                channel.send(ByteBuffer.wrap(FinalCountDatagram.sealer("m-forged", FinalCountDatagram.newKey())
-                        .seal(readEverything, null)), destination);
+                channel.send(ByteBuffer.wrap(PeerDatagram.sealer(PeerDatagram.Kind.FINAL_COUNT, "m-forged",
+                        PeerDatagram.newKey()).sealFinalCount(readEverything, null)), destination);
                 channel.send(ByteBuffer.wrap("not a datagram of ours".getBytes(StandardCharsets.US_ASCII)),
                         destination);
-                channel.send(ByteBuffer.wrap(FinalCountDatagram.sealer("m-nobody-armed", FinalCountDatagram.newKey())
-                        .seal(readEverything, null)), destination);
+                channel.send(ByteBuffer.wrap(PeerDatagram.sealer(PeerDatagram.Kind.FINAL_COUNT, "m-nobody-armed",
+                        PeerDatagram.newKey()).sealFinalCount(readEverything, null)), destination);
             }
             await(() -> datagrams("refused") == refusedBefore + 2 && datagrams("unknown_migration") == unknownBefore + 1,
                     run);
-            assertThat(destinationAgent.logText().lines().filter(line -> line.contains("final-count datagram from")
+            assertThat(destinationAgent.logText().lines().filter(line -> line.contains("datagram from")
                     && line.contains("refused")).count()).as("refusals logged at most once every 10 s").isEqualTo(1);
             JsonNode untouched = run.destinationSession();
             assertThat(untouched.path("counters").path("stagedFrames").asLong()).as("%s", untouched).isEqualTo(KEPT);
@@ -223,15 +223,10 @@ class FinalReadCountIT {
         }
     }
 
-    /** The destination agent's count of final-count datagrams received with {@code outcome}. */
+    /** The destination agent's count of datagrams received with {@code outcome}, of every kind. */
     private long datagrams(String outcome) {
-        String meter = "netpass_agent_final_count_datagrams_received_total{";
-        String tag = "outcome=\"" + outcome + "\"";
-        return destinationAgent.managementGet("/actuator/prometheus").lines()
-                .filter(line -> line.startsWith(meter) && line.contains(tag))
-                .mapToLong(line -> (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
-                .findFirst()
-                .orElseThrow(() -> new AssertionError("no " + meter + tag + "} exported"));
+        return destinationAgent.meterSum("netpass_agent_final_count_datagrams_received_total",
+                "outcome=\"" + outcome + "\"");
     }
 
     private static int freeUdpPort() {
