@@ -171,28 +171,14 @@ public final class SourceSession {
         }
     }
 
-    /** The moved VM's own frame reached this tap: it runs elsewhere. */
+    /**
+     * The moved VM's own frame reached this tap: it runs elsewhere. On the thread that saw it (the capture's watch
+     * for it, see {@link CaptureSession#whenFrameFrom}), the final count is taken and sent at once, before any other
+     * thread is woken for the release: each wake-up would cost the destination's VM a fraction of a millisecond.
+     */
     private void vmFrameFloodedBack() {
-        releaseFromThisThread(ReleaseTrigger.VM_FRAME_FLOODED_BACK);
-    }
-
-    /**
-     * The destination's release datagram: its VM runs. On the final-count port's receiving thread; returns whether
-     * it was the first word of the switchover.
-     */
-    private boolean releaseDatagram() {
-        return releaseFromThisThread(ReleaseTrigger.RELEASE_DATAGRAM);
-    }
-
-    /**
-     * On the thread that learned of the switchover (the capture's watch for the VM's frame, see
-     * {@link CaptureSession#whenFrameFrom}, or the datagram receiver), the final count is taken and sent at once,
-     * before any other thread is woken for the release: each wake-up would cost the destination's VM a fraction of
-     * a millisecond. Returns whether this was the first word of the switchover.
-     */
-    private boolean releaseFromThisThread(ReleaseTrigger trigger) {
-        if (state == SessionState.ABORTED || !markReleaseRequested(trigger)) {
-            return false;
+        if (state == SessionState.ABORTED || !markReleaseRequested(ReleaseTrigger.VM_FRAME_FLOODED_BACK)) {
+            return;
         }
         FinalCountRoute route = finalCountRoute.get();
         if (route != null) {
@@ -203,7 +189,22 @@ public final class SourceSession {
             }
         }
         wakeForRelease();
-        onReleaseRequested.accept(trigger);
+        onReleaseRequested.accept(ReleaseTrigger.VM_FRAME_FLOODED_BACK);
+    }
+
+    /**
+     * The destination's release datagram: its VM runs. Called on the final-count port's receiving thread, which runs
+     * at the release path's priority: the count is taken on the session's own thread instead, at the ordinary one
+     * (a source count that wins the CPU from its QEMU's last reads of the tap is taken too early, see
+     * {@link io.netpass.agent.linux.ThreadPriority}), and only it is woken, the streams once the count is sent.
+     * Returns whether this was the first word of the switchover.
+     */
+    private boolean releaseDatagram() {
+        if (state == SessionState.ABORTED || !markReleaseRequested(ReleaseTrigger.RELEASE_DATAGRAM)) {
+            return false;
+        }
+        releaseOrAbort.countDown();
+        onReleaseRequested.accept(ReleaseTrigger.RELEASE_DATAGRAM);
         return true;
     }
 
@@ -225,13 +226,25 @@ public final class SourceSession {
 
     /**
      * Until the release is requested, then sends the final count as a datagram unless the capture thread did: for
-     * releases that the destination or a pull requested.
+     * releases that the destination or a pull requested. Released by the destination's datagram, it counts at once,
+     * as the capture's watch does, and wakes the streams after.
      */
     private void awaitReleaseThenSendFinalCount(FinalCountRoute route) {
         try {
             releaseOrAbort.await();
             if (state == SessionState.ABORTED || finalCountDatagramSent.get()) {
                 return;
+            }
+            if (releaseTrigger == ReleaseTrigger.RELEASE_DATAGRAM) {
+                CaptureSession.ReadCount count = capture.readCountNow();
+                if (count != null) {
+                    countedAfterSwitchover = true;
+                    sendFinalCountDatagram(route, count);
+                }
+                capture.wake();
+                if (count != null) {
+                    return;
+                }
             }
             if (release()) {
                 logReleased();

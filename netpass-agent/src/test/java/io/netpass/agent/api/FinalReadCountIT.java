@@ -245,6 +245,8 @@ class FinalReadCountIT {
                     .isEqualTo(releasedByDatagram + 1);
             assertThat(sourceAgent.meterSum("netpass_agent_final_count_datagrams_received_total",
                     "kind=\"release\"", "outcome=\"accepted\"")).isEqualTo(releasesAccepted + 1);
+            // The source answered the datagram with its final count by datagram, as it does a flooded-back frame.
+            assertThat(destination.path("counters").path("finalCountByDatagram").asLong()).isEqualTo(1);
             assertThat(destination.path("counters").path("releasesWithoutFinalCount").asLong()).isZero();
             // The HTTP request, sent as well, changes nothing: the release is idempotent.
             await(() -> run.destinationSession().path("state").asString().equals("completed"), run);
