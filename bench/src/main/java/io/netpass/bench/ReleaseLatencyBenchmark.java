@@ -1,6 +1,5 @@
 package io.netpass.bench;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -44,7 +43,7 @@ import tools.jackson.databind.JsonNode;
  * agents get the test agents' JVM options, leak detector at paranoid and C1 only; {@code agentJvm=-Xlog:…;-X…}: more
  * agent JVM options, separated by {@code ;}; {@code floodBack=0}: the moved VM's announcement never reaches the old
  * tap, as under KubeVirt's masquerade binding or on a routed network, so the source learns of the switchover only
- * from the destination's {@code POST …/release}).
+ * from the destination: its release datagram, or its {@code POST …/release}).
  */
 public final class ReleaseLatencyBenchmark {
 
@@ -71,7 +70,8 @@ public final class ReleaseLatencyBenchmark {
      * @param rarpToLastRead RARP written → the destination VM read the last kept frame
      */
     record Switchover(long kept, long injected, long read, long seenToFirst, long seenToLast, long rarpToSeen,
-            long rarpToFirstRead, long rarpToLastRead, Map<String, Long> hops, double load, boolean stalled) {
+            long rarpToFirstRead, long rarpToLastRead, Map<String, Long> hops, String releaseTrigger, double load,
+            boolean stalled) {
 
         @Override
         public String toString() {
@@ -80,7 +80,8 @@ public final class ReleaseLatencyBenchmark {
                             + " %5d µs, RARP→first read %5d µs, RARP→last read %5d µs (seen→last read %5d µs)"
                             + " | load %.2f",
                     kept, injected, read, seenToFirst, seenToLast, rarpToSeen, rarpToFirstRead, rarpToLastRead,
-                    rarpToLastRead - rarpToSeen, load) + "\n          hops from seen (µs): " + hops;
+                    rarpToLastRead - rarpToSeen, load) + "\n          hops from seen (µs): " + hops
+                    + "; source released by " + releaseTrigger;
         }
     }
 
@@ -220,16 +221,6 @@ public final class ReleaseLatencyBenchmark {
         }
     }
 
-    private static void bridge(String namespace, String... arguments) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of("bridge", "-n", namespace));
-        command.addAll(List.of(arguments));
-        Process bridge = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(bridge.getInputStream().readAllBytes());
-        if (bridge.waitFor() != 0) {
-            throw new IllegalStateException(String.join(" ", command) + ": " + output);
-        }
-    }
-
     private Switchover switchover(Agents agents) throws Exception {
         int index = ++switchovers;
         String migrationId = "m-release-" + index;
@@ -256,10 +247,7 @@ public final class ReleaseLatencyBenchmark {
                     destinationHost.namespace().path().toString(), vmMacs, agents.source().baseUri()));
 
             if (!floodBack) {
-                // The bridge floods no broadcast or multicast to the old tap: the moved VM's announcement (and this
-                // kernel has no tc classifier or drop action to filter on its address instead).
-                bridge(sourceHost.namespace().name(), "link", "set", "dev", sourceTap, "bcast_flood", "off",
-                        "mcast_flood", "off");
+                sourceHost.stopFloodingBroadcastsTo(sourceTap);
             }
             sourceVm.pause();
             SequencedTraffic traffic = new SequencedTraffic(client.mac(), mac, frameSize);
@@ -325,7 +313,8 @@ public final class ReleaseLatencyBenchmark {
                     timings.path("releaseToFirstInjectionMicros").asLong(),
                     timings.path("releaseToBurstInjectedMicros").asLong(),
                     Duration.between(announcedAt, seenAt).toNanos() / 1_000,
-                    micros(firstRead, announcedNanos), micros(lastRead, announcedNanos), hops, load, stalled);
+                    micros(firstRead, announcedNanos), micros(lastRead, announcedNanos), hops,
+                    sourceSession.path("releaseTrigger").asString(), load, stalled);
             source.disarm(migrationId, "source");
             destination.disarm(migrationId, "destination");
             return result;

@@ -45,7 +45,8 @@ public class PeerFrameStreamController {
     }
 
     /**
-     * The destination's VM runs: the source forwards every kept frame at once, then what still reaches its tap.
+     * The destination's VM runs: the source forwards every kept frame at once, then what still reaches its tap. The
+     * destination sends its release datagram too, when the source gave it a port; whichever comes first counts.
      */
     @PostMapping("/v1/peer/migrations/{migrationId}/release")
     public ResponseEntity<Void> release(@PathVariable @Pattern(regexp = ApiPatterns.MIGRATION_ID) String migrationId) {
@@ -69,9 +70,13 @@ public class PeerFrameStreamController {
             @Pattern(regexp = FinalCountRequest.KEY_PATTERN) @Nullable String finalCountKey,
             ServerHttpRequest request, ServerHttpResponse response) {
         FinalCountTarget finalCountTarget = finalCountTarget(finalCountPort, finalCountKey, request);
-        Flux<DataBuffer> body = sessions.source(migrationId).frames(after, hold, finalCountTarget,
-                response.bufferFactory());
+        SourceSession session = sessions.source(migrationId);
+        Flux<DataBuffer> body = session.frames(after, hold, finalCountTarget, response.bufferFactory());
         response.getHeaders().setContentType(PeerClient.FRAME_STREAM);
+        Integer releasePort = session.releaseDatagramPort();
+        if (releasePort != null) {
+            response.getHeaders().set(FinalCountRequest.RELEASE_PORT_HEADER, releasePort.toString());
+        }
         return response.writeWith(body.doOnDiscard(DataBuffer.class, DataBufferUtils::release));
     }
 

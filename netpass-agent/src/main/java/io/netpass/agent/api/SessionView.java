@@ -22,6 +22,8 @@ import io.netpass.agent.migration.SourceSession;
  * @param armedAt when it was armed
  * @param releasedAt source: when the release was requested (a pull, the destination's release request or the moved
  *     VM's frame flooded back); destination: when its VM was seen running
+ * @param releaseTrigger source: what requested the release first ({@code pull}, {@code release_request},
+ *     {@code release_datagram} or {@code vm_frame_flooded_back}), absent until then and for a destination
  * @param failure why it failed or was aborted
  * @param exact whether the frame accounting is exact (see docs/reconciliation.md)
  * @param counters frame and byte counts
@@ -35,6 +37,7 @@ public record SessionView(
         @Nullable String namespace,
         Instant armedAt,
         @Nullable Instant releasedAt,
+        @Nullable String releaseTrigger,
         @Nullable String failure,
         boolean exact,
         Map<String, Long> counters,
@@ -57,6 +60,7 @@ public record SessionView(
             counters.put("dropped." + reason.tag(), status.drops(reason));
         }
         SourceSession.ReleaseTimings release = session.releaseTimings();
+        SourceSession.ReleaseTrigger trigger = session.releaseTrigger();
         Map<String, Long> timings = new LinkedHashMap<>();
         timings.put("requestToReleaseStartMicros", micros(release.releaseStarted()));
         timings.put("requestToReadsAccountedMicros", micros(release.readsAccounted()));
@@ -65,7 +69,8 @@ public record SessionView(
         timings.put("requestToFirstChunkMicros", micros(release.firstChunk()));
         return new SessionView(session.migrationId(), "source", session.state().name().toLowerCase(),
                 status.tap().tap(), namespace(status.tap().namespace()), session.armedAt(), session.releasedAt(),
-                session.failure(), status.exactSinceArm(), counters, timings);
+                trigger == null ? null : trigger.name().toLowerCase(), session.failure(), status.exactSinceArm(),
+                counters, timings);
     }
 
     static SessionView of(DestinationSession session) {
@@ -90,7 +95,7 @@ public record SessionView(
         timings.put("releaseToBurstInjectedMicros", micros(session.releaseToBurstInjectedNanos()));
         return new SessionView(session.migrationId(), "destination", session.state().name().toLowerCase(),
                 session.location().tap(), namespace(session.location().namespace()), session.armedAt(),
-                session.vmRunningAt(), session.failure(), true, counters, timings);
+                session.vmRunningAt(), null, session.failure(), true, counters, timings);
     }
 
     private static long micros(long nanos) {

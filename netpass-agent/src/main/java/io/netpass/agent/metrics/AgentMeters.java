@@ -64,6 +64,12 @@ public final class AgentMeters implements MeterBinder, MigrationSessions.Session
                     .tag("reason", reason.tag())
                     .register(registry);
         }
+        for (SourceSession.ReleaseTrigger trigger : SourceSession.ReleaseTrigger.values()) {
+            FunctionCounter.builder(PREFIX + "source.releases", sessions, s -> s.releases(trigger))
+                    .description("Source sessions released, by what told them first that their VM runs elsewhere.")
+                    .tag("trigger", trigger.name().toLowerCase())
+                    .register(registry);
+        }
         gauge(registry, "frames.kept", "Frames kept now on this host.", t -> t.keptFrames());
         gauge(registry, "frames.staged", "Frames destination sessions hold now for VMs not yet running.", t -> t.stagedFrames());
         gauge(registry, "buffer.bytes", "Off-heap buffer bytes in use now.", t -> t.bufferBytes());

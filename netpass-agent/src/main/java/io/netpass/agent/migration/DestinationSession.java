@@ -1,12 +1,16 @@
 package io.netpass.agent.migration;
 
 import java.lang.foreign.MemorySegment;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 import org.jspecify.annotations.Nullable;
@@ -21,13 +25,13 @@ import io.netpass.agent.capture.TapWatch;
 import io.netpass.agent.inject.InjectionReport;
 import io.netpass.agent.inject.TapInjector;
 import io.netpass.agent.linux.ThreadPriority;
-import io.netpass.agent.stream.FinalCountDatagram;
 import io.netpass.agent.stream.FinalCountDatagrams;
 import io.netpass.agent.stream.FinalCountRequest;
 import io.netpass.agent.stream.ForwardedFrame;
 import io.netpass.agent.stream.FrameStreamDecoder;
 import io.netpass.agent.stream.FrameStreamRecord;
 import io.netpass.agent.stream.PeerClient;
+import io.netpass.agent.stream.PeerDatagram;
 import io.netpass.agent.stream.SourceRead;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
@@ -99,6 +103,14 @@ public final class DestinationSession {
     private @Nullable SourceRead finalCountToLog;
     private final @Nullable FinalCountRequest finalCountRequest;
     private final FinalCountDatagrams.@Nullable Listening finalCountListener;
+    private final FinalCountDatagrams datagrams;
+    /** The source agent's host, resolved at arming (off the event loop), for the release datagram; null if not. */
+    private final @Nullable InetAddress sourceHost;
+    /** Where the release datagram goes, and its sealer, once the source's stream response gave its port. */
+    private final AtomicReference<@Nullable ReleaseRoute> releaseRoute = new AtomicReference<>();
+
+    private record ReleaseRoute(InetSocketAddress address, PeerDatagram.Sealer sealer) {
+    }
 
     DestinationSession(String migrationId, TapLocation location, List<String> vmMacs, URI sourceAgent,
             PeerClient peers, ForwardingProperties properties, CaptureProperties captureProperties,
@@ -110,8 +122,10 @@ public final class DestinationSession {
         this.peers = peers;
         this.properties = properties;
         this.injectionScheduler = injectionScheduler;
-        byte[] key = FinalCountDatagram.newKey();
+        this.datagrams = datagrams;
+        byte[] key = PeerDatagram.newKey();
         this.finalCountRequest = datagrams.listening() ? new FinalCountRequest(datagrams.port(), key) : null;
+        this.sourceHost = finalCountRequest == null ? null : resolve(sourceAgent);
         this.watch = TapWatch.start(location, vmMacs, captureProperties, this::vmRunning);
         try {
             // Opened now, off the event loop and before the VM can run, when growing its ring drops nothing.
@@ -124,8 +138,50 @@ public final class DestinationSession {
         }
         // Before the stream that hands the key to the source is opened: no datagram can come sooner.
         this.finalCountListener = finalCountRequest == null ? null
-                : datagrams.listen(migrationId, key, this::finalCountDatagram);
+                : datagrams.listenForFinalCount(migrationId, key, this::finalCountDatagram);
         startPulling();
+    }
+
+    private static @Nullable InetAddress resolve(URI sourceAgent) {
+        String host = sourceAgent.getHost();
+        if (host == null) {
+            return null;
+        }
+        try {
+            return InetAddress.getByName(host);
+        } catch (UnknownHostException e) {
+            log.info("source agent host {} does not resolve ({}): the release goes by HTTP request alone", host,
+                    e.getMessage());
+            return null;
+        }
+    }
+
+    /**
+     * The source listens for the release datagram on {@code port} (its answer to the stream's request): the sealer
+     * is prepared now, so that telling it costs the switchover one encryption and one send.
+     */
+    private void sourceListensForRelease(int port) {
+        FinalCountRequest request = finalCountRequest;
+        InetAddress host = sourceHost;
+        ReleaseRoute route = releaseRoute.get();
+        if (request == null || host == null || route != null && route.address().getPort() == port) {
+            return;
+        }
+        releaseRoute.compareAndSet(route, new ReleaseRoute(new InetSocketAddress(host, port),
+                PeerDatagram.sealer(PeerDatagram.Kind.RELEASE, migrationId, request.key())));
+    }
+
+    /** Tells the source that the VM runs here by datagram, if it listens for one; it is told by HTTP as well. */
+    private void sendReleaseDatagram() {
+        ReleaseRoute route = releaseRoute.get();
+        if (route == null) {
+            return;
+        }
+        try {
+            datagrams.send(PeerDatagram.Kind.RELEASE, route.address(), route.sealer().sealRelease());
+        } catch (RuntimeException e) {
+            log.warn("{}: sending the release datagram failed: {}", migrationId, e.getMessage());
+        }
     }
 
     /**
@@ -154,9 +210,14 @@ public final class DestinationSession {
                 injectStaged();
             }
         }
+        if (!countIn) {
+            // First: the source's final count, which the injection waits for, comes back the sooner.
+            sendReleaseDatagram();
+        }
         released.tryEmitEmpty();
-        // Logged and told after the injection: either costs hundreds of µs. A source that sent its final count
-        // knows already: telling it would only take CPU from the burst.
+        // Logged and told by HTTP after the injection: either costs hundreds of µs. A source that sent its final count
+        // knows already: telling it would only take CPU from the burst. The HTTP request stays the reliable copy of
+        // the release datagram, which may be lost.
         if (!countIn) {
             peers.release(sourceAgent, migrationId).subscribe(null, error -> log.warn(
                     "{}: telling the source agent that the VM runs failed: {}", migrationId, error.getMessage()));
@@ -208,7 +269,8 @@ public final class DestinationSession {
         FrameStreamDecoder decoder = new FrameStreamDecoder();
         boolean hold = vmRunningNanos == 0;
         streamOpened = false;
-        return peers.frames(sourceAgent, migrationId, resumeAfter(), hold, finalCountRequest)
+        return peers.frames(sourceAgent, migrationId, resumeAfter(), hold, finalCountRequest,
+                this::sourceListensForRelease)
                 .doOnNext(chunk -> streamOpened = true)
                 // Before the VM runs the stream may rightly be idle for minutes; after, a stream that stops
                 // delivering without breaking is treated as broken and resumed.

@@ -13,6 +13,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -57,6 +58,8 @@ public final class MigrationSessions implements AutoCloseable {
     private final ConcurrentMap<Key, Arming> armings = new ConcurrentHashMap<>();
     private final List<SessionListener> listeners = new CopyOnWriteArrayList<>();
     private final RetiredTotals retired = new RetiredTotals();
+    private final Map<SourceSession.ReleaseTrigger, AtomicLong> releasesByTrigger =
+            new EnumMap<>(SourceSession.ReleaseTrigger.class);
 
     /** Hears when sessions come and go and when a destination finishes injecting. */
     public interface SessionListener {
@@ -100,6 +103,14 @@ public final class MigrationSessions implements AutoCloseable {
         this.captureProperties = captureProperties;
         this.forwarding = forwarding;
         this.peers = peers;
+        for (SourceSession.ReleaseTrigger trigger : SourceSession.ReleaseTrigger.values()) {
+            releasesByTrigger.put(trigger, new AtomicLong());
+        }
+    }
+
+    /** Source sessions whose release {@code trigger} requested first. */
+    public long releases(SourceSession.ReleaseTrigger trigger) {
+        return releasesByTrigger.get(trigger).get();
     }
 
     /** Arms the source side: capture of {@code tap} starts and counts from a quiet moment. Blocking. */
@@ -115,7 +126,7 @@ public final class MigrationSessions implements AutoCloseable {
         Set<Long> macs = new HashSet<>();
         vmMacs.forEach(mac -> macs.add(MacAddress.parse(mac)));
         SourceSession session = new SourceSession(migrationId, capture, Set.copyOf(macs), forwarding,
-                forwardingScheduler, datagrams);
+                forwardingScheduler, datagrams, trigger -> releasesByTrigger.get(trigger).incrementAndGet());
         sources.put(key, session);
         armings.put(key, arming);
         expireIfNotReleased(key, arming);
@@ -303,8 +314,7 @@ public final class MigrationSessions implements AutoCloseable {
             if (session == null) {
                 throw new SessionNotFoundException(migrationId, role);
             }
-            session.abortUnlessCompleted("disarmed");
-            session.capture().close();
+            session.close();
             retire(session);
         } else {
             DestinationSession session = destinations.remove(key);

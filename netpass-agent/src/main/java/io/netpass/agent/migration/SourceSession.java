@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -23,10 +24,10 @@ import io.netpass.agent.capture.CaptureSession;
 import io.netpass.agent.capture.CaptureStatus;
 import io.netpass.agent.capture.KeptFrame;
 import io.netpass.agent.capture.MacAddress;
-import io.netpass.agent.stream.FinalCountDatagram;
 import io.netpass.agent.stream.FinalCountDatagrams;
 import io.netpass.agent.stream.FinalCountTarget;
 import io.netpass.agent.stream.FrameStreamEncoder;
+import io.netpass.agent.stream.PeerDatagram;
 import io.netpass.agent.stream.SourceRead;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -51,8 +52,10 @@ public final class SourceSession {
     public enum ReleaseTrigger {
         /** The destination asked for the frames without holding a stream open. */
         PULL,
-        /** The destination signalled that its VM runs. */
+        /** The destination signalled that its VM runs, by its HTTP release request. */
         RELEASE_REQUEST,
+        /** The destination signalled that its VM runs, by its sealed release datagram. */
+        RELEASE_DATAGRAM,
         /** The moved VM's own frame (its announcement) was flooded back to this tap: it runs elsewhere. */
         VM_FRAME_FLOODED_BACK
     }
@@ -84,6 +87,9 @@ public final class SourceSession {
     private final AtomicBoolean finalCountDatagramSent = new AtomicBoolean();
     /** Where the destination asked for the final-count datagram, once it did. */
     private final AtomicReference<@Nullable FinalCountRoute> finalCountRoute = new AtomicReference<>();
+    /** Listening for the destination's release datagram, from its first stream with a key until the session ends. */
+    private volatile FinalCountDatagrams.@Nullable Listening releaseListening;
+    private final Consumer<ReleaseTrigger> onReleaseRequested;
     /** Whether every read the tap counted after the VM moved was matched, when the datagram's count was taken. */
     private volatile boolean countedAfterSwitchover;
     private final CountDownLatch releaseOrAbort = new CountDownLatch(1);
@@ -92,12 +98,14 @@ public final class SourceSession {
     private volatile @Nullable String failure;
 
     /** Where the final-count datagram goes, and its sealer, prepared when the destination asked for it. */
-    private record FinalCountRoute(FinalCountTarget target, FinalCountDatagram.Sealer sealer) {
+    private record FinalCountRoute(FinalCountTarget target, PeerDatagram.Sealer sealer) {
     }
 
     SourceSession(String migrationId, CaptureSession capture, Set<Long> vmMacs,
-            ForwardingProperties properties, Scheduler forwardingScheduler, FinalCountDatagrams datagrams) {
+            ForwardingProperties properties, Scheduler forwardingScheduler, FinalCountDatagrams datagrams,
+            Consumer<ReleaseTrigger> onReleaseRequested) {
         this.datagrams = datagrams;
+        this.onReleaseRequested = onReleaseRequested;
         this.vmMacs = vmMacs;
         this.migrationId = migrationId;
         this.capture = capture;
@@ -159,6 +167,7 @@ public final class SourceSession {
         }
         if (markReleaseRequested(trigger)) {
             wakeForRelease();
+            onReleaseRequested.accept(trigger);
         }
     }
 
@@ -180,6 +189,23 @@ public final class SourceSession {
             }
         }
         wakeForRelease();
+        onReleaseRequested.accept(ReleaseTrigger.VM_FRAME_FLOODED_BACK);
+    }
+
+    /**
+     * The destination's release datagram: its VM runs. Called on the final-count port's receiving thread, which runs
+     * at the release path's priority: the count is taken on the session's own thread instead, at the ordinary one
+     * (a source count that wins the CPU from its QEMU's last reads of the tap is taken too early, see
+     * {@link io.netpass.agent.linux.ThreadPriority}), and only it is woken, the streams once the count is sent.
+     * Returns whether this was the first word of the switchover.
+     */
+    private boolean releaseDatagram() {
+        if (state == SessionState.ABORTED || !markReleaseRequested(ReleaseTrigger.RELEASE_DATAGRAM)) {
+            return false;
+        }
+        releaseOrAbort.countDown();
+        onReleaseRequested.accept(ReleaseTrigger.RELEASE_DATAGRAM);
+        return true;
     }
 
     private boolean markReleaseRequested(ReleaseTrigger trigger) {
@@ -200,13 +226,25 @@ public final class SourceSession {
 
     /**
      * Until the release is requested, then sends the final count as a datagram unless the capture thread did: for
-     * releases that the destination or a pull requested.
+     * releases that the destination or a pull requested. Released by the destination's datagram, it counts at once,
+     * as the capture's watch does, and wakes the streams after.
      */
     private void awaitReleaseThenSendFinalCount(FinalCountRoute route) {
         try {
             releaseOrAbort.await();
             if (state == SessionState.ABORTED || finalCountDatagramSent.get()) {
                 return;
+            }
+            if (releaseTrigger == ReleaseTrigger.RELEASE_DATAGRAM) {
+                CaptureSession.ReadCount count = capture.readCountNow();
+                if (count != null) {
+                    countedAfterSwitchover = true;
+                    sendFinalCountDatagram(route, count);
+                }
+                capture.wake();
+                if (count != null) {
+                    return;
+                }
             }
             if (release()) {
                 logReleased();
@@ -238,11 +276,11 @@ public final class SourceSession {
                     }
                 });
             }
-            byte[] datagram = route.sealer().seal(finalCount, held[0]);
+            byte[] datagram = route.sealer().sealFinalCount(finalCount, held[0]);
             if (datagram == null) {
                 log.info("{}: the final count and the frame its VMM may hold exceed a datagram; the stream carries "
                         + "them", migrationId);
-            } else if (datagrams.send(route.target().address(), datagram)) {
+            } else if (datagrams.send(PeerDatagram.Kind.FINAL_COUNT, route.target().address(), datagram)) {
                 finalCountDatagramSentNanos = System.nanoTime();
             }
         } catch (RuntimeException e) {
@@ -302,6 +340,14 @@ public final class SourceSession {
             // Waiting already, so that the count leaves the moment the release is requested.
             Thread.ofPlatform().name("final-count-" + migrationId).daemon()
                     .start(() -> awaitReleaseThenSendFinalCount(route));
+            if (datagrams.listening()) {
+                // Before the response tells the destination the port: no release datagram can come sooner.
+                releaseListening = datagrams.listenForRelease(migrationId, route.target().key(),
+                        this::releaseDatagram);
+                if (state.finished()) {
+                    stopListening();
+                }
+            }
         }
         if (!held) {
             requestRelease(ReleaseTrigger.PULL);
@@ -323,6 +369,21 @@ public final class SourceSession {
                 .doOnSubscribe(subscription -> activeStreams.incrementAndGet())
                 .doFinally(signal -> activeStreams.decrementAndGet())
                 .doOnDiscard(DataBuffer.class, DataBufferUtils::release);
+    }
+
+    /**
+     * The UDP port the destination may send its release datagram to, sealed with the key of its final-count request;
+     * null unless this session listens for it (no stream with a key yet, or this agent receives no datagrams).
+     */
+    public @Nullable Integer releaseDatagramPort() {
+        return releaseListening == null ? null : datagrams.port();
+    }
+
+    private void stopListening() {
+        FinalCountDatagrams.Listening listening = releaseListening;
+        if (listening != null) {
+            listening.close();
+        }
     }
 
     /** Releases the kept frames unless done already; true if this call did. */
@@ -361,12 +422,16 @@ public final class SourceSession {
         // A stream waiting for frames ends at once.
         capture.wake();
         releaseOrAbort.countDown();
+        stopListening();
     }
 
-    void abortUnlessCompleted(String reason) {
+    /** Ends the session for good (disarmed): forwarding ends unless it completed, the capture stops. */
+    void close() {
         if (state != SessionState.COMPLETED) {
-            abort(reason);
+            abort("disarmed");
         }
+        stopListening();
+        capture.close();
     }
 
     void completeIfForwarding() {

@@ -6,7 +6,8 @@ import org.springframework.http.HttpHeaders;
 
 /**
  * What a destination asks of its source when it opens the frame stream: send the final count also as a
- * {@link FinalCountDatagram} to {@code port} on the address this stream comes from, sealed with {@code key}.
+ * {@link PeerDatagram} to {@code port} on the address this stream comes from, sealed with {@code key}. The same key
+ * seals the destination's release datagram, if the source answers with its {@link #RELEASE_PORT_HEADER}.
  */
 public record FinalCountRequest(int port, byte[] key) {
 
@@ -14,15 +15,20 @@ public record FinalCountRequest(int port, byte[] key) {
     public static final String PORT_HEADER = "Netpass-Final-Count-Port";
     /** The key, base64, a header of the frame-stream request. */
     public static final String KEY_HEADER = "Netpass-Final-Count-Key";
-    /** A base64 key of {@link FinalCountDatagram#KEY_BYTES} bytes. */
+    /**
+     * The source's UDP port for the destination's release datagram, a header of the frame-stream response: the
+     * source listens for it, sealed with this request's key, on its own host's address (docs/frame-stream.md).
+     */
+    public static final String RELEASE_PORT_HEADER = "Netpass-Release-Port";
+    /** A base64 key of {@link PeerDatagram#KEY_BYTES} bytes. */
     public static final String KEY_PATTERN = "^[A-Za-z0-9+/]{43}=$";
 
     public FinalCountRequest {
         if (port < 1 || port > 65_535) {
             throw new IllegalArgumentException("UDP port " + port + " outside [1, 65535]");
         }
-        if (key.length != FinalCountDatagram.KEY_BYTES) {
-            throw new IllegalArgumentException("a final-count key has " + FinalCountDatagram.KEY_BYTES + " bytes");
+        if (key.length != PeerDatagram.KEY_BYTES) {
+            throw new IllegalArgumentException("a final-count key has " + PeerDatagram.KEY_BYTES + " bytes");
         }
         key = key.clone();
     }

@@ -2,6 +2,8 @@ package io.netpass.agent.stream;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.Objects;
+import java.util.function.IntConsumer;
 import java.util.function.Supplier;
 
 import org.jspecify.annotations.Nullable;
@@ -118,7 +120,13 @@ public final class PeerClient {
 
     /** Opens the stream of migration {@code migrationId}'s kept frames numbered after {@code after}. */
     public Flux<DataBuffer> frames(URI sourceAgent, String migrationId, long after) {
-        return frames(sourceAgent, migrationId, after, false, null);
+        return frames(sourceAgent, migrationId, after, false, null, null);
+    }
+
+    /** See {@link #frames(URI, String, long, boolean, FinalCountRequest, IntConsumer)}, without the release port. */
+    public Flux<DataBuffer> frames(URI sourceAgent, String migrationId, long after, boolean hold,
+            @Nullable FinalCountRequest finalCount) {
+        return frames(sourceAgent, migrationId, after, hold, finalCount, null);
     }
 
     /**
@@ -127,10 +135,11 @@ public final class PeerClient {
      * (docs/frame-stream.md, "The held stream"). The caller releases every chunk, including those its operators
      * discard ({@code doOnDiscard} once, at the end of its chain: two hooks would release a discarded chunk twice,
      * while Reactor Netty still holds it). With {@code finalCount}, the source also sends its final count as a
-     * datagram (docs/frame-stream.md).
+     * datagram (docs/frame-stream.md), and a source that listens for the release datagram answers with its UDP port,
+     * handed to {@code onReleasePort} (on the connection's event loop) before the first chunk.
      */
     public Flux<DataBuffer> frames(URI sourceAgent, String migrationId, long after, boolean hold,
-            @Nullable FinalCountRequest finalCount) {
+            @Nullable FinalCountRequest finalCount, @Nullable IntConsumer onReleasePort) {
         UriComponentsBuilder builder = UriComponentsBuilder.fromUri(sourceAgent)
                 .path("/v1/peer/migrations/{id}/frames")
                 .queryParam("after", after);
@@ -150,7 +159,28 @@ public final class PeerClient {
                 .retrieve()
                 .onStatus(HttpStatusCode::isError, response -> response.bodyToMono(String.class).defaultIfEmpty("")
                         .map(body -> new PeerRequestException(uri, response.statusCode(), body)))
-                .bodyToFlux(DataBuffer.class);
+                .toEntityFlux(DataBuffer.class)
+                .flatMapMany(response -> {
+                    int releasePort = releasePort(response.getHeaders());
+                    if (onReleasePort != null && releasePort > 0) {
+                        onReleasePort.accept(releasePort);
+                    }
+                    return Objects.requireNonNull(response.getBody());
+                });
+    }
+
+    /** The source's {@link FinalCountRequest#RELEASE_PORT_HEADER}, or 0 if it sent none or none that is a port. */
+    private static int releasePort(HttpHeaders headers) {
+        String value = headers.getFirst(FinalCountRequest.RELEASE_PORT_HEADER);
+        if (value == null) {
+            return 0;
+        }
+        try {
+            int port = Integer.parseInt(value.strip());
+            return port >= 1 && port <= 65_535 ? port : 0;
+        } catch (NumberFormatException e) {
+            return 0;
+        }
     }
 
     /**

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 
-import io.netpass.agent.stream.FinalCountDatagram;
+import io.netpass.agent.stream.PeerDatagram;
 import io.netpass.agent.stream.SourceRead;
 import io.netpass.agent.testing.AgentProcess;
 import io.netpass.agent.testing.Client;
@@ -43,7 +43,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * across the switchover, as a host starved of CPU freezes it, no such count comes: the destination waits and injects
  * once the source thaws; frozen past the reads-accounted timeout, it injects anyway and counts the release. The count
  * comes first by datagram, which only the migration's key opens, and on the stream alone to a destination that asks
- * for no datagram.
+ * for no datagram. Where the moved VM's announcement does not flood back to the source's old tap, the source learns
+ * of the switchover from the destination's release datagram, or from its HTTP request if it takes no datagrams.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -61,7 +62,10 @@ class FinalReadCountIT {
     private Client client;
     private AgentProcess sourceAgent;
     private AgentProcess destinationAgent;
-    /** A destination that asks for no final-count datagram: the count comes on the stream alone. */
+    /**
+     * A destination that asks for no final-count datagram: the count comes on the stream alone. As a source it takes
+     * no release datagram: the release comes by HTTP request alone.
+     */
     private AgentProcess streamOnlyDestinationAgent;
     private final int destinationDatagramPort = freeUdpPort();
 
@@ -204,16 +208,16 @@ class FinalReadCountIT {
             SourceRead readEverything = new SourceRead(KEPT, 0, true);
             try (DatagramChannel channel = DatagramChannel.open()) {
                 InetSocketAddress destination = new InetSocketAddress("127.0.0.1", destinationDatagramPort);
-                channel.send(ByteBuffer.wrap(FinalCountDatagram.sealer("m-forged", FinalCountDatagram.newKey())
-                        .seal(readEverything, null)), destination);
+                channel.send(ByteBuffer.wrap(PeerDatagram.sealer(PeerDatagram.Kind.FINAL_COUNT, "m-forged",
+                        PeerDatagram.newKey()).sealFinalCount(readEverything, null)), destination);
                 channel.send(ByteBuffer.wrap("not a datagram of ours".getBytes(StandardCharsets.US_ASCII)),
                         destination);
-                channel.send(ByteBuffer.wrap(FinalCountDatagram.sealer("m-nobody-armed", FinalCountDatagram.newKey())
-                        .seal(readEverything, null)), destination);
+                channel.send(ByteBuffer.wrap(PeerDatagram.sealer(PeerDatagram.Kind.FINAL_COUNT, "m-nobody-armed",
+                        PeerDatagram.newKey()).sealFinalCount(readEverything, null)), destination);
             }
             await(() -> datagrams("refused") == refusedBefore + 2 && datagrams("unknown_migration") == unknownBefore + 1,
                     run);
-            assertThat(destinationAgent.logText().lines().filter(line -> line.contains("final-count datagram from")
+            assertThat(destinationAgent.logText().lines().filter(line -> line.contains("datagram from")
                     && line.contains("refused")).count()).as("refusals logged at most once every 10 s").isEqualTo(1);
             JsonNode untouched = run.destinationSession();
             assertThat(untouched.path("counters").path("stagedFrames").asLong()).as("%s", untouched).isEqualTo(KEPT);
@@ -226,15 +230,56 @@ class FinalReadCountIT {
         }
     }
 
-    /** The destination agent's count of final-count datagrams received with {@code outcome}. */
+    @Test
+    void withoutFloodBackTheSourceIsReleasedByTheDestinationsDatagramAndEveryFrameArrivesOnce() throws Exception {
+        long releasedByDatagram = sourceAgent.meterSum("netpass_agent_source_releases_total",
+                "trigger=\"release_datagram\"");
+        long releasesAccepted = sourceAgent.meterSum("netpass_agent_final_count_datagrams_received_total",
+                "kind=\"release\"", "outcome=\"accepted\"");
+        try (Switchover run = Switchover.prepare(this, sourceAgent, destinationAgent, false, "m-release-datagram",
+                "tapa6", "tapb6", EthernetAddress.of("52:54:00:6e:73:06"))) {
+            run.resumeDestination();
+
+            JsonNode destination = run.awaitAllInjected();
+            run.assertEveryFrameReadOnce();
+            JsonNode source = run.sourceSession();
+            assertThat(source.path("releaseTrigger").asString()).as("%s", source).isEqualTo("release_datagram");
+            assertThat(sourceAgent.meterSum("netpass_agent_source_releases_total", "trigger=\"release_datagram\""))
+                    .isEqualTo(releasedByDatagram + 1);
+            assertThat(sourceAgent.meterSum("netpass_agent_final_count_datagrams_received_total",
+                    "kind=\"release\"", "outcome=\"accepted\"")).isEqualTo(releasesAccepted + 1);
+            // The source answered the datagram with its final count by datagram, as it does a flooded-back frame.
+            assertThat(destination.path("counters").path("finalCountByDatagram").asLong()).isEqualTo(1);
+            assertThat(destination.path("counters").path("releasesWithoutFinalCount").asLong()).isZero();
+            // The HTTP request, sent as well, changes nothing: the release is idempotent.
+            await(() -> run.destinationSession().path("state").asString().equals("completed"), run);
+            assertThat(run.sourceSession().path("releaseTrigger").asString()).isEqualTo("release_datagram");
+            assertThat(run.destinationSession().path("counters").path("readAfterInjection").asLong()).isZero();
+        }
+    }
+
+    @Test
+    void withoutFloodBackASourceThatTakesNoDatagramsIsReleasedByTheHttpRequest() throws Exception {
+        long releaseDatagramsSent = destinationAgent.meterSum("netpass_agent_final_count_datagrams_sent_total",
+                "kind=\"release\"");
+        try (Switchover run = Switchover.prepare(this, streamOnlyDestinationAgent, destinationAgent, false,
+                "m-release-request", "tapa7", "tapb7", EthernetAddress.of("52:54:00:6e:73:07"))) {
+            run.resumeDestination();
+
+            JsonNode destination = run.awaitAllInjected();
+            run.assertEveryFrameReadOnce();
+            JsonNode source = run.sourceSession();
+            assertThat(source.path("releaseTrigger").asString()).as("%s", source).isEqualTo("release_request");
+            assertThat(destinationAgent.meterSum("netpass_agent_final_count_datagrams_sent_total",
+                    "kind=\"release\"")).as("no port, no release datagram").isEqualTo(releaseDatagramsSent);
+            assertThat(destination.path("counters").path("releasesWithoutFinalCount").asLong()).isZero();
+        }
+    }
+
+    /** The destination agent's count of datagrams received with {@code outcome}, of every kind. */
     private long datagrams(String outcome) {
-        String meter = "netpass_agent_final_count_datagrams_received_total{";
-        String tag = "outcome=\"" + outcome + "\"";
-        return destinationAgent.managementGet("/actuator/prometheus").lines()
-                .filter(line -> line.startsWith(meter) && line.contains(tag))
-                .mapToLong(line -> (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
-                .findFirst()
-                .orElseThrow(() -> new AssertionError("no " + meter + tag + "} exported"));
+        return destinationAgent.meterSum("netpass_agent_final_count_datagrams_received_total",
+                "outcome=\"" + outcome + "\"");
     }
 
     private static int freeUdpPort() {
@@ -247,8 +292,8 @@ class FinalReadCountIT {
     }
 
     /** Two armed hosts whose paused source VM was sent {@value #KEPT} frames, all held by the destination. */
-    private record Switchover(FinalReadCountIT test, AgentProcess destinationAgent, String migrationId,
-            FakeVm sourceVm, FakeVm destinationVm) implements AutoCloseable {
+    private record Switchover(FinalReadCountIT test, AgentProcess sourceAgent, AgentProcess destinationAgent,
+            String migrationId, FakeVm sourceVm, FakeVm destinationVm) implements AutoCloseable {
 
         static Switchover prepare(FinalReadCountIT test, String migrationId, String sourceTap, String destinationTap,
                 EthernetAddress mac) {
@@ -257,18 +302,28 @@ class FinalReadCountIT {
 
         static Switchover prepare(FinalReadCountIT test, AgentProcess destinationAgent, String migrationId,
                 String sourceTap, String destinationTap, EthernetAddress mac) {
+            return prepare(test, test.sourceAgent, destinationAgent, true, migrationId, sourceTap, destinationTap,
+                    mac);
+        }
+
+        /** Without {@code floodBack}, the moved VM's announcement does not reach the source's tap. */
+        static Switchover prepare(FinalReadCountIT test, AgentProcess sourceAgent, AgentProcess destinationAgent,
+                boolean floodBack, String migrationId, String sourceTap, String destinationTap, EthernetAddress mac) {
             FakeVm sourceVm = test.sourceHost.startVm(sourceTap, mac);
             FakeVm destinationVm = test.destinationHost.startVm(destinationTap, mac);
             sourceVm.announce();
             assertThat(destinationVm.awaitFrames(1, Duration.ofSeconds(5))).hasSize(1);
             destinationVm.pause();
             List<String> macs = List.of(mac.toString());
-            assertThat(test.sourceAgent.api().armSource(migrationId, sourceTap,
+            assertThat(sourceAgent.api().armSource(migrationId, sourceTap,
                     test.sourceHost.namespace().path().toString(), macs).status()).isEqualTo(200);
             assertThat(destinationAgent.api().armDestination(migrationId, destinationTap,
-                    test.destinationHost.namespace().path().toString(), macs, test.sourceAgent.baseUri()).status())
+                    test.destinationHost.namespace().path().toString(), macs, sourceAgent.baseUri()).status())
                     .isEqualTo(200);
-            Switchover run = new Switchover(test, destinationAgent, migrationId, sourceVm, destinationVm);
+            if (!floodBack) {
+                test.sourceHost.stopFloodingBroadcastsTo(sourceTap);
+            }
+            Switchover run = new Switchover(test, sourceAgent, destinationAgent, migrationId, sourceVm, destinationVm);
             sourceVm.pause();
             try (FrameSender sender = test.client.sender()) {
                 sender.send(test.client.trafficTo(mac), 0, KEPT);
@@ -284,6 +339,10 @@ class FinalReadCountIT {
 
         JsonNode destinationSession() {
             return destinationAgent.api().session(migrationId, "destination");
+        }
+
+        JsonNode sourceSession() {
+            return sourceAgent.api().session(migrationId, "source");
         }
 
         /** The destination session once it injected every kept frame. */
@@ -304,7 +363,7 @@ class FinalReadCountIT {
 
         @Override
         public void close() {
-            test.sourceAgent.api().disarm(migrationId, "source");
+            sourceAgent.api().disarm(migrationId, "source");
             destinationAgent.api().disarm(migrationId, "destination");
             sourceVm.close();
             destinationVm.close();

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -271,6 +272,22 @@ public final class AgentProcess implements AutoCloseable {
     public AgentApi api() {
         return controllerTls == null ? new AgentApi(baseUri(), controllerToken)
                 : new AgentApi(baseUri(), controllerToken, controllerTls);
+    }
+
+    /**
+     * The sum of the samples of Prometheus meter {@code name} (its exported name, e.g. {@code ..._total}) whose labels
+     * contain every one of {@code labels} (e.g. {@code outcome="accepted"}); fails if no sample matches.
+     */
+    public long meterSum(String name, String... labels) {
+        List<String> samples = managementGet("/actuator/prometheus").lines()
+                .filter(line -> line.startsWith(name + "{") && Arrays.stream(labels).allMatch(line::contains))
+                .toList();
+        if (samples.isEmpty()) {
+            throw new AssertionError("no " + name + " sample with " + Arrays.toString(labels));
+        }
+        return samples.stream()
+                .mapToLong(line -> (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+                .sum();
     }
 
     /** Its management endpoint {@code path} as text; fails unless 200. */

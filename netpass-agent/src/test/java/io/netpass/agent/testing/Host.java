@@ -51,6 +51,16 @@ public final class Host {
     }
 
     /**
+     * Stops the bridge flooding broadcasts and multicasts to port {@code name}: a moved VM's announcement no longer
+     * reaches its old tap, as under KubeVirt's masquerade binding or on a routed network (this kernel has no tc
+     * classifier or drop action to filter on the VM's address instead).
+     */
+    public void stopFloodingBroadcastsTo(String name) {
+        NamespaceLab.run("bridge", "-n", namespace.name(), "link", "set", "dev", name, "bcast_flood", "off",
+                "mcast_flood", "off");
+    }
+
+    /**
      * Starts a {@link FakeVm} on a new tap {@code tapName} and plugs the tap into the bridge, as libvirt does with a
      * QEMU's tap. The lab closes the VM, if the test has not, before deleting the namespace.
      */
