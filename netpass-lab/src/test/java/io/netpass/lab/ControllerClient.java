@@ -54,7 +54,8 @@ public final class ControllerClient {
 
     /**
      * {@code method path} with {@code body} (JSON, none if null). A call without an answer in 10 s is tried once
-     * more on a new connection, and says so: a stalled connection is then told apart from a stalled controller.
+     * more on a new connection, and says so: a stalled connection is then told apart from a stalled controller. A
+     * POST is not: the controller may have acted on it (an event recorded twice), so it fails instead.
      */
     public Response call(String method, String path, @Nullable Object body) {
         HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve(path))
@@ -71,6 +72,11 @@ public final class ControllerClient {
                 HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
                 return new Response(response.statusCode(), response.body());
             } catch (HttpTimeoutException e) {
+                if (method.equals("POST")) {
+                    throw new UncheckedIOException(method + " " + path + ": no answer within "
+                            + (System.nanoTime() - started) / 1_000_000 + " ms from " + base
+                            + " (not tried again: the controller may have acted on it)", e);
+                }
                 System.out.printf("%s %s: no answer within %d ms from %s; trying once more on a new client%n",
                         method, path, (System.nanoTime() - started) / 1_000_000, base);
                 long again = System.nanoTime();

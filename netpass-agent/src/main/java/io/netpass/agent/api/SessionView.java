@@ -93,6 +93,7 @@ public record SessionView(
         timings.put("releaseToFinalCountMicros", micros(session.waitedForFinalCountNanos()));
         timings.put("releaseToFirstInjectionMicros", micros(session.releaseToFirstInjectionNanos()));
         timings.put("releaseToBurstInjectedMicros", micros(session.releaseToBurstInjectedNanos()));
+        timings.put("burstRealTimeMicros", micros(session.burstRealTimeNanos()));
         return new SessionView(session.migrationId(), "destination", session.state().name().toLowerCase(),
                 session.location().tap(), namespace(session.location().namespace()), session.armedAt(),
                 session.vmRunningAt(), null, session.failure(), true, counters, timings);

@@ -120,12 +120,19 @@ public final class ThreadPriority {
         /** A burst that never ran under SCHED_FIFO: real time is off, or was refused. */
         public static final RealTimeBurst ORDINARY = new RealTimeBurst(false, 0);
 
+        private final long startNanos = System.nanoTime();
         private final long deadlineNanos;
         private boolean realTime;
+        private long realTimeNanos = -1;
 
         private RealTimeBurst(boolean realTime, long deadlineNanos) {
             this.realTime = realTime;
             this.deadlineNanos = deadlineNanos;
+        }
+
+        /** How long the thread ran under SCHED_FIFO for this burst once it ended; -1 if it never did, or runs on. */
+        public long realTimeNanos() {
+            return realTimeNanos;
         }
 
         /** Whether the thread still runs under SCHED_FIFO for this burst. */
@@ -145,6 +152,7 @@ public final class ThreadPriority {
             if (realTime) {
                 realTime = false;
                 setScheduler(Libc.SCHED_OTHER, 0);
+                realTimeNanos = System.nanoTime() - startNanos;
             }
         }
 

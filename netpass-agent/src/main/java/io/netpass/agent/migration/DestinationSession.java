@@ -73,6 +73,8 @@ public final class DestinationSession {
     private volatile @Nullable Instant vmRunningAt;
     private volatile long firstInjectionNanos;
     private volatile long burstInjectedNanos;
+    /** How long the release burst ran under SCHED_FIFO; -1 if it did not (off, refused, or not yet released). */
+    private volatile long burstRealTimeNanos = -1;
     private volatile @Nullable String failure;
     private volatile @Nullable Disposable pull;
     /** Whether the current attempt got a response: only then is its failure a reconnect. */
@@ -456,6 +458,10 @@ public final class DestinationSession {
         try (ThreadPriority.RealTimeBurst burst = lastInjected < burstEnd ? ThreadPriority.realTimeBurst()
                 : ThreadPriority.RealTimeBurst.ORDINARY) {
             injectEveryStagedFrame(burst);
+            burst.end();
+            if (burst.realTimeNanos() >= 0) {
+                burstRealTimeNanos = burst.realTimeNanos();
+            }
         }
     }
 
@@ -693,6 +699,11 @@ public final class DestinationSession {
      */
     public synchronized long readAfterInjection() {
         return readAfterInjection;
+    }
+
+    /** How long the release burst ran under SCHED_FIFO ({@link ThreadPriority}); -1 if it did not (yet). */
+    public long burstRealTimeNanos() {
+        return burstRealTimeNanos;
     }
 
     /** Nanoseconds from the VM seen running to the first injected frame; -1 if none yet. */

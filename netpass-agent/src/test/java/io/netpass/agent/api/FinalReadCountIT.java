@@ -164,6 +164,9 @@ class FinalReadCountIT {
                     .isEqualTo(1);
             assertThat(destination.path("counters").path("releasesWithoutFinalCount").asLong()).isZero();
             assertThat(datagrams("accepted")).isEqualTo(acceptedBefore + 1);
+            // The release burst ran under SCHED_FIFO (on by default; root has CAP_SYS_NICE) and ended.
+            assertThat(destination.path("timings").path("burstRealTimeMicros").asLong()).as("%s", destination)
+                    .isBetween(0L, 1_000_000L);
             run.assertEveryFrameReadOnce();
             // The stream's copy of the count, which comes after, says the same: nothing was read after injection.
             await(() -> run.destinationSession().path("state").asString().equals("completed"), run);

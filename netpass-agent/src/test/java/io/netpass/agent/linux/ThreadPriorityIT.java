@@ -71,6 +71,8 @@ class ThreadPriorityIT {
             ThreadPriority.enterReleasePath();
             try (ThreadPriority.RealTimeBurst burst = ThreadPriority.realTimeBurst()) {
                 duringBurst.set(ThreadPriority.current());
+                burst.end();
+                assertThat(burst.realTimeNanos()).as("never under SCHED_FIFO").isEqualTo(-1);
             }
             return new ThreadPriority.Scheduling[] {before, ThreadPriority.current()};
         });
@@ -103,13 +105,12 @@ class ThreadPriorityIT {
             ThreadPriority.Scheduling during;
             try (ThreadPriority.RealTimeBurst burst = ThreadPriority.realTimeBurst()) {
                 during = ThreadPriority.current();
-                long start = System.nanoTime();
                 // A burst that would go on for ever, as one that has frames left past its limit does.
                 while (burst.realTime()) {
                     burst.endIfOverdue();
                     Thread.onSpinWait();
                 }
-                realTimeNanos[0] = System.nanoTime() - start;
+                realTimeNanos[0] = burst.realTimeNanos();
                 return new ThreadPriority.Scheduling[] {during, ThreadPriority.current()};
             }
         });
