@@ -1,8 +1,15 @@
 package io.netpass.agent.linux;
 
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -121,6 +128,30 @@ class ThreadPriorityIT {
     }
 
     @Test
+    void withoutCapSysNiceTheBurstRunsAtTheOrdinaryPolicyAndSaysSo() throws Exception {
+        ThreadPriority.configure(-10, 1, LIMIT);
+        long[] realTimeNanos = new long[1];
+        ThreadPriority.Scheduling[] seen = onANewThread(() -> {
+            // Capabilities are the thread's own: only this one loses CAP_SYS_NICE, as an agent without it would.
+            dropCapSysNiceFromThisThread();
+            ThreadPriority.enterReleasePath();
+            ThreadPriority.Scheduling before = ThreadPriority.current();
+            try (ThreadPriority.RealTimeBurst burst = ThreadPriority.realTimeBurst()) {
+                ThreadPriority.Scheduling during = ThreadPriority.current();
+                assertThat(burst.realTime()).isFalse();
+                burst.end();
+                realTimeNanos[0] = burst.realTimeNanos();
+                return new ThreadPriority.Scheduling[] {before, during};
+            }
+        });
+
+        assertThat(seen[0].nice()).as("nice -10 refused too").isZero();
+        assertThat(seen[1]).as("refused: as before").isEqualTo(seen[0]);
+        assertThat(seen[1].realTime()).isFalse();
+        assertThat(realTimeNanos[0]).isEqualTo(-1);
+    }
+
+    @Test
     void valuesOutOfTheKernelsRangesAreRefused() {
         assertThatThrownBy(() -> ThreadPriority.configure(-21, 0, LIMIT))
                 .isInstanceOf(IllegalArgumentException.class);
@@ -130,6 +161,28 @@ class ThreadPriorityIT {
         assertThatThrownBy(() -> ThreadPriority.configure(0, -1, LIMIT)).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> ThreadPriority.configure(0, 1, Duration.ZERO))
                 .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /** capget/capset(2) on the calling thread: CAP_SYS_NICE (23) leaves its effective and permitted sets. */
+    private static void dropCapSysNiceFromThisThread() {
+        Linker linker = Linker.nativeLinker();
+        FunctionDescriptor call = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS);
+        MethodHandle capget = linker.downcallHandle(linker.defaultLookup().find("capget").orElseThrow(), call);
+        MethodHandle capset = linker.downcallHandle(linker.defaultLookup().find("capset").orElseThrow(), call);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment header = arena.allocate(8);
+            header.set(JAVA_INT, 0, 0x20080522); // _LINUX_CAPABILITY_VERSION_3
+            header.set(JAVA_INT, 4, 0); // this thread
+            // Two {effective, permitted, inheritable} words: capabilities 0-31, then 32-63.
+            MemorySegment data = arena.allocate(24);
+            assertThat((int) capget.invokeExact(header, data)).isZero();
+            int sysNice = ~(1 << 23);
+            data.set(JAVA_INT, 0, data.get(JAVA_INT, 0) & sysNice);
+            data.set(JAVA_INT, 4, data.get(JAVA_INT, 4) & sysNice);
+            assertThat((int) capset.invokeExact(header, data)).isZero();
+        } catch (Throwable e) {
+            throw new IllegalStateException("capget/capset failed", e);
+        }
     }
 
     /** Runs {@code work} on a platform thread of its own, so that the test's thread keeps its scheduling. */
