@@ -69,7 +69,7 @@ public record SessionView(
         timings.put("requestToFirstChunkMicros", micros(release.firstChunk()));
         return new SessionView(session.migrationId(), "source", session.state().name().toLowerCase(),
                 status.tap().tap(), namespace(status.tap().namespace()), session.armedAt(), session.releasedAt(),
-                trigger == null ? null : trigger.name().toLowerCase(), session.failure(), status.exactSinceArm(),
+                trigger == null ? null : trigger.tag(), session.failure(), status.exactSinceArm(),
                 counters, timings);
     }
 

@@ -108,7 +108,7 @@ public final class ThreadPriority {
             refused(REAL_TIME_REFUSAL_LOGGED, "SCHED_FIFO " + priority + " for the burst");
             return RealTimeBurst.ORDINARY;
         }
-        return new RealTimeBurst(true, System.nanoTime() + burstRealTimeLimitNanos);
+        return new RealTimeBurst(true, burstRealTimeLimitNanos);
     }
 
     /**
@@ -121,13 +121,13 @@ public final class ThreadPriority {
         public static final RealTimeBurst ORDINARY = new RealTimeBurst(false, 0);
 
         private final long startNanos = System.nanoTime();
-        private final long deadlineNanos;
+        private final long limitNanos;
         private boolean realTime;
         private long realTimeNanos = -1;
 
-        private RealTimeBurst(boolean realTime, long deadlineNanos) {
+        private RealTimeBurst(boolean realTime, long limitNanos) {
             this.realTime = realTime;
-            this.deadlineNanos = deadlineNanos;
+            this.limitNanos = limitNanos;
         }
 
         /** How long the thread ran under SCHED_FIFO for this burst once it ended; -1 if it never did, or runs on. */
@@ -142,7 +142,7 @@ public final class ThreadPriority {
 
         /** Ends the burst once its time is up; cheap enough to call per frame. */
         public void endIfOverdue() {
-            if (realTime && System.nanoTime() - deadlineNanos > 0) {
+            if (realTime && System.nanoTime() - startNanos > limitNanos) {
                 end();
             }
         }

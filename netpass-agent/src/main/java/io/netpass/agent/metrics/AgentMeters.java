@@ -67,7 +67,7 @@ public final class AgentMeters implements MeterBinder, MigrationSessions.Session
         for (SourceSession.ReleaseTrigger trigger : SourceSession.ReleaseTrigger.values()) {
             FunctionCounter.builder(PREFIX + "source.releases", sessions, s -> s.releases(trigger))
                     .description("Source sessions released, by what told them first that their VM runs elsewhere.")
-                    .tag("trigger", trigger.name().toLowerCase())
+                    .tag("trigger", trigger.tag())
                     .register(registry);
         }
         gauge(registry, "frames.kept", "Frames kept now on this host.", t -> t.keptFrames());

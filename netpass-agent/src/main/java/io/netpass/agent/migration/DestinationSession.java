@@ -455,13 +455,13 @@ public final class DestinationSession {
      * keeps coming for as long as the network takes to re-learn the VM's place.
      */
     private void injectStaged() {
-        try (ThreadPriority.RealTimeBurst burst = lastInjected < burstEnd ? ThreadPriority.realTimeBurst()
-                : ThreadPriority.RealTimeBurst.ORDINARY) {
+        ThreadPriority.RealTimeBurst burst = lastInjected < burstEnd ? ThreadPriority.realTimeBurst()
+                : ThreadPriority.RealTimeBurst.ORDINARY;
+        try (burst) {
             injectEveryStagedFrame(burst);
-            burst.end();
-            if (burst.realTimeNanos() >= 0) {
-                burstRealTimeNanos = burst.realTimeNanos();
-            }
+        }
+        if (burst.realTimeNanos() >= 0) {
+            burstRealTimeNanos = burst.realTimeNanos();
         }
     }
 
@@ -474,6 +474,7 @@ public final class DestinationSession {
             ForwardedFrame frame = staged.removeFirst();
             stagedBytes -= frame.frame().length;
             if (frame.sequence() > burstEnd && lastInjected <= burstEnd) {
+                // The first frame after those held at the release: they leave first, and real time ends.
                 endBurst(target, burst);
             }
             burst.endIfOverdue();
@@ -498,7 +499,8 @@ public final class DestinationSession {
     /** Sends what is queued and, once the frames held at the release are all in the tap, notes when. */
     private void endBurst(TapInjector target, ThreadPriority.RealTimeBurst burst) {
         target.flush();
-        if (burstInjectedNanos == 0 && lastInjected >= burstEnd) {
+        // With nothing held at the release, the first injection after it counts (as ever).
+        if (burstInjectedNanos == 0 && lastInjected >= burstEnd && lastInjected != FrameStreamDecoder.NO_SEQUENCE) {
             burstInjectedNanos = System.nanoTime();
         }
         // After the time is taken: an ordinary thread may lose the CPU at once.

@@ -57,7 +57,12 @@ public final class SourceSession {
         /** The destination signalled that its VM runs, by its sealed release datagram. */
         RELEASE_DATAGRAM,
         /** The moved VM's own frame (its announcement) was flooded back to this tap: it runs elsewhere. */
-        VM_FRAME_FLOODED_BACK
+        VM_FRAME_FLOODED_BACK;
+
+        /** Its name in status and as a meter tag. */
+        public String tag() {
+            return name().toLowerCase();
+        }
     }
 
     private final String migrationId;
@@ -182,11 +187,7 @@ public final class SourceSession {
         }
         FinalCountRoute route = finalCountRoute.get();
         if (route != null) {
-            CaptureSession.ReadCount count = capture.readCountNow();
-            if (count != null) {
-                countedAfterSwitchover = true;
-                sendFinalCountDatagram(route, count);
-            }
+            countNowAndSend(route);
         }
         wakeForRelease();
         onReleaseRequested.accept(ReleaseTrigger.VM_FRAME_FLOODED_BACK);
@@ -236,13 +237,9 @@ public final class SourceSession {
                 return;
             }
             if (releaseTrigger == ReleaseTrigger.RELEASE_DATAGRAM) {
-                CaptureSession.ReadCount count = capture.readCountNow();
-                if (count != null) {
-                    countedAfterSwitchover = true;
-                    sendFinalCountDatagram(route, count);
-                }
+                boolean sent = countNowAndSend(route);
                 capture.wake();
-                if (count != null) {
+                if (sent) {
                     return;
                 }
             }
@@ -255,6 +252,20 @@ public final class SourceSession {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * Takes the final count now, on the calling thread, and sends it, if every read the tap counted is matched;
+     * returns whether it was taken.
+     */
+    private boolean countNowAndSend(FinalCountRoute route) {
+        CaptureSession.ReadCount count = capture.readCountNow();
+        if (count == null) {
+            return false;
+        }
+        countedAfterSwitchover = true;
+        sendFinalCountDatagram(route, count);
+        return true;
     }
 
     /**
