@@ -158,7 +158,7 @@ public final class PeerClient {
                 })
                 .retrieve()
                 .onStatus(HttpStatusCode::isError, response -> response.bodyToMono(String.class).defaultIfEmpty("")
-                        .map(body -> new PeerRequestException(uri, response.statusCode(), body)))
+                        .map(body -> new PeerRequestException(HttpMethod.GET, uri, response.statusCode(), body)))
                 .toEntityFlux(DataBuffer.class)
                 .flatMapMany(response -> {
                     int releasePort = releasePort(response.getHeaders());
@@ -204,7 +204,7 @@ public final class PeerClient {
                 .header(HttpHeaders.AUTHORIZATION, "Bearer " + peerToken.get())
                 .retrieve()
                 .onStatus(HttpStatusCode::isError, response -> response.bodyToMono(String.class).defaultIfEmpty("")
-                        .map(body -> new PeerRequestException(uri, response.statusCode(), body)))
+                        .map(body -> new PeerRequestException(method, uri, response.statusCode(), body)))
                 .toBodilessEntity()
                 .then();
     }
@@ -214,8 +214,8 @@ public final class PeerClient {
 
         private final HttpStatusCode status;
 
-        public PeerRequestException(URI uri, HttpStatusCode status, String body) {
-            super("GET " + uri + " answered " + status.value() + ": " + body);
+        public PeerRequestException(HttpMethod method, URI uri, HttpStatusCode status, String body) {
+            super(method.name() + " " + uri + " answered " + status.value() + ": " + body);
             this.status = status;
         }
 

@@ -16,6 +16,7 @@ import io.netpass.agent.stream.FinalCountRequest;
 import io.netpass.agent.testing.AgentApi;
 import io.netpass.agent.testing.AgentContract;
 import io.netpass.agent.testing.AgentProcess;
+import io.netpass.agent.testing.PipelinedRequests;
 import io.swagger.v3.oas.models.media.Schema;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -88,6 +89,29 @@ class AgentContractIT {
                 .filteredOn(parameter -> FinalCountRequest.KEY_HEADER.equals(parameter.getName()))
                 .singleElement().extracting(parameter -> parameter.getSchema().getPattern())
                 .isEqualTo(FinalCountRequest.KEY_PATTERN);
+    }
+
+    /**
+     * A request that arrives on a keep-alive connection before the answer to the one before it has ended is answered
+     * too. Reactor Netty 1.3.6 stopped reading such a connection after an asynchronous answer (an event) followed
+     * by a synchronous one (a status): the next request waited for ever (reactor-netty#4361).
+     */
+    @Test
+    void everyRequestOfAKeepAliveConnectionIsAnsweredHoweverSoonItArrives() {
+        PipelinedRequests.Request event = new PipelinedRequests.Request("POST", "/v1/migrations/nope/events",
+                "{\"type\":\"DESTINATION_RESUMED\"}");
+        PipelinedRequests.Request status = new PipelinedRequests.Request("GET", "/v1/migrations/nope/destination",
+                null);
+        List<List<PipelinedRequests.Request>> rounds = new java.util.ArrayList<>();
+        List<Integer> expected = new java.util.ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            // The status arrives while the event is still being answered (on another thread), then one more comes.
+            rounds.add(List.of(event, status));
+            rounds.add(List.of(status));
+            expected.addAll(List.of(404, 404, 404));
+        }
+        assertThat(PipelinedRequests.statuses(agent.apiPort(), agent.controllerToken(), rounds,
+                java.time.Duration.ofSeconds(10))).as("statuses of the answers, in order").isEqualTo(expected);
     }
 
     @Test
