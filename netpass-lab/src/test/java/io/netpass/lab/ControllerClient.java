@@ -53,9 +53,9 @@ public final class ControllerClient {
     }
 
     /**
-     * {@code method path} with {@code body} (JSON, none if null). A call without an answer in 10 s is tried once
-     * more on a new connection, and says so: a stalled connection is then told apart from a stalled controller. A
-     * POST is not: the controller may have acted on it (an event recorded twice), so it fails instead.
+     * {@code method path} with {@code body} (JSON, none if null). A call without an answer in 10 s fails: the
+     * controller answers every call at once, and a kept-alive connection that stalls is a bug (docs/controller.md,
+     * Reactor Netty 1.3.8), not something to try again.
      */
     public Response call(String method, String path, @Nullable Object body) {
         HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve(path))
@@ -67,25 +67,11 @@ public final class ControllerClient {
             request.header("Content-Type", "application/json");
         }
         try {
-            long started = System.nanoTime();
-            try {
-                HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-                return new Response(response.statusCode(), response.body());
-            } catch (HttpTimeoutException e) {
-                if (method.equals("POST")) {
-                    throw new UncheckedIOException(method + " " + path + ": no answer within "
-                            + (System.nanoTime() - started) / 1_000_000 + " ms from " + base
-                            + " (not tried again: the controller may have acted on it)", e);
-                }
-                System.out.printf("%s %s: no answer within %d ms from %s; trying once more on a new client%n",
-                        method, path, (System.nanoTime() - started) / 1_000_000, base);
-                long again = System.nanoTime();
-                HttpResponse<String> response = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                        .build().send(request.build(), HttpResponse.BodyHandlers.ofString());
-                System.out.printf("%s %s: answered %d after %d ms on a new client%n", method, path,
-                        response.statusCode(), (System.nanoTime() - again) / 1_000_000);
-                return new Response(response.statusCode(), response.body());
-            }
+            HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            return new Response(response.statusCode(), response.body());
+        } catch (HttpTimeoutException e) {
+            throw new UncheckedIOException(method + " " + path + ": no answer within " + CALL_TIMEOUT.toMillis()
+                    + " ms from " + base, e);
         } catch (IOException e) {
             throw new UncheckedIOException(method + " " + path + " failed", e);
         } catch (InterruptedException e) {
