@@ -142,7 +142,8 @@ class CaptureSessionIT {
                     assertThat(read.get(i).frame()).as("frame %d read by the VM", i).isEqualTo(sent.get(i));
                 }
                 List<byte[]> kept = keptFrames(session);
-                assertThat(kept).as("repetition %d: kept frame count", repetition).hasSize(expectedKept.size());
+                assertThat(kept).as("repetition %d: kept frame count; VM read %d of %d; %s", repetition, read.size(),
+                        sent.size(), session.status()).hasSize(expectedKept.size());
                 for (int i = 0; i < kept.size(); i++) {
                     assertThat(kept.get(i)).as("repetition %d: kept frame %d", repetition, i)
                             .isEqualTo(expectedKept.get(i));
