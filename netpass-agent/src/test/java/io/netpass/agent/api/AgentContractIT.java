@@ -1,6 +1,8 @@
 package io.netpass.agent.api;
 
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -102,8 +104,8 @@ class AgentContractIT {
                 "{\"type\":\"DESTINATION_RESUMED\"}");
         PipelinedRequests.Request status = new PipelinedRequests.Request("GET", "/v1/migrations/nope/destination",
                 null);
-        List<List<PipelinedRequests.Request>> rounds = new java.util.ArrayList<>();
-        List<Integer> expected = new java.util.ArrayList<>();
+        List<List<PipelinedRequests.Request>> rounds = new ArrayList<>();
+        List<Integer> expected = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
             // The status arrives while the event is still being answered (on another thread), then one more comes.
             rounds.add(List.of(event, status));
@@ -111,7 +113,7 @@ class AgentContractIT {
             expected.addAll(List.of(404, 404, 404));
         }
         assertThat(PipelinedRequests.statuses(agent.apiPort(), agent.controllerToken(), rounds,
-                java.time.Duration.ofSeconds(10))).as("statuses of the answers, in order").isEqualTo(expected);
+                Duration.ofSeconds(10))).as("statuses of the answers, in order").isEqualTo(expected);
     }
 
     @Test

@@ -17,9 +17,10 @@ import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
- * HTTP/1.1 requests written at once on one keep-alive connection, each arriving before the answer to the one before
- * it has been sent: what a client that sends its next request the moment it has read an answer does, at its most
- * extreme. Java's HttpClient cannot send them so; this writes and parses the bytes itself.
+ * HTTP/1.1 requests on one keep-alive connection, written in rounds: the requests of a round go in one write, so
+ * each arrives before the answer to the one before it has been sent, which is what a client that sends its next
+ * request the moment it has read an answer does, at its most extreme. Java's HttpClient cannot send them so; this
+ * writes and parses the bytes itself.
  */
 public final class PipelinedRequests {
 
